@@ -15,6 +15,7 @@ __all__ = [
     "ImageTooLargeError",
     "ImageWriteError",
     "OutputExistsError",
+    "PartialImageWarning",
 ]
 
 
@@ -62,3 +63,11 @@ class ImageWriteError(EdgegradError):
 
 class OutputExistsError(ImageWriteError):
     """The output exists (or is an input of the run) and overwriting was not allowed."""
+
+
+class PartialImageWarning(UserWarning):
+    """A truncated or corrupt image was accepted because ``allow_partial=True``.
+
+    It is a warning, not an :class:`EdgegradError`: the image was read, but part
+    of it may be missing or garbled.
+    """

@@ -1,0 +1,222 @@
+"""Run one per-image job over many inputs, one record per input.
+
+:func:`run_batch` fans a job out over a process pool (or runs it inline for a
+single worker), keeps only a bounded window of tasks in flight, returns the
+records in input order and never raises for a single bad file.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeAlias, TypeVar
+
+import cv2
+
+from edgegrad.errors import EdgegradError
+
+__all__ = ["Record", "run_batch"]
+
+T = TypeVar("T")
+_Outcome: TypeAlias = tuple[T | None, str | None]
+
+# Tasks kept in flight per worker: enough to keep every worker busy while the
+# oldest result is awaited, few enough that millions of inputs are not queued.
+_WINDOW_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class Record(Generic[T]):
+    """The outcome of a job on one input.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The input.
+    result : T or None
+        What the job returned, or ``None`` if it failed.
+    error : str or None
+        ``None`` on success; otherwise the message of an
+        :class:`~edgegrad.errors.EdgegradError` (which names the file), or
+        ``"ExceptionType: message"`` for any other exception.
+    """
+
+    path: Path
+    result: T | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """``True`` if the job succeeded."""
+        return self.error is None
+
+
+def run_batch(
+    job: Callable[[Path], T],
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    workers: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    on_result: Callable[[Record[T]], None] | None = None,
+) -> list[Record[T]]:
+    """Apply ``job`` to every input and collect one :class:`Record` per input.
+
+    Parameters
+    ----------
+    job : callable
+        ``job(path) -> result``. For a process pool it must be picklable: a
+        module-level function or a :func:`functools.partial` of one.
+    inputs : iterable of str or os.PathLike
+        The inputs, consumed lazily.
+    workers : int, optional
+        Number of worker processes (default ``os.cpu_count()``). ``1`` runs the
+        job inline in this process, without a pool. With ``executor``, it only
+        sizes the window of tasks in flight.
+    executor : concurrent.futures.Executor, optional
+        Run on this executor instead of a private process pool. It is not shut
+        down.
+    on_result : callable, optional
+        Called with each record in input order, as soon as that record and all
+        before it are done (for progress bars and streamed output).
+
+    Returns
+    -------
+    list of Record
+        One record per input, in input order.
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` is not a positive integer.
+    TypeError
+        If ``job`` cannot be pickled for the private process pool.
+    KeyboardInterrupt
+        Re-raised after cancelling the tasks not yet started.
+
+    Notes
+    -----
+    A failing job never stops the batch: an
+    :class:`~edgegrad.errors.EdgegradError` is recorded as its message, any
+    other :class:`Exception` as ``"TypeName: message"``. Exceptions are turned
+    into text inside the worker, so exceptions that cannot be pickled are
+    recorded too. If a worker process dies (a crash in native code), the tasks
+    it takes down are recorded with ``BrokenProcessPool`` errors.
+
+    The private pool starts its workers with ``forkserver`` (``spawn`` where
+    that is missing), never a bare ``fork``: a child forked from a process whose
+    OpenCV thread pool is running can deadlock inside OpenCV. Its workers run
+    OpenCV single-threaded, so the processes do not oversubscribe the cores.
+
+    Examples
+    --------
+    >>> [r.result for r in run_batch(lambda p: p.suffix, ["a.png", "b.jpg"], workers=1)]
+    ['.png', '.jpg']
+    """
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    paths = (Path(item) for item in inputs)
+    if executor is not None:
+        return _run_on(executor, job, paths, workers * _WINDOW_PER_WORKER, on_result)
+    if workers == 1:
+        records = []
+        for path in paths:
+            records.append(_record(path, _attempt(job, path)))
+            if on_result is not None:
+                on_result(records[-1])
+        return records
+    try:
+        pickle.dumps(job)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        raise TypeError(
+            "job must be picklable to run in worker processes (a module-level function or a "
+            f"functools.partial of one), or use workers=1; got {job!r}: {error}"
+        ) from None
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=_clean_start(), initializer=_single_threaded_opencv
+    )
+    try:
+        records = _run_on(pool, job, paths, workers * _WINDOW_PER_WORKER, on_result)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return records
+
+
+def _run_on(
+    executor: concurrent.futures.Executor,
+    job: Callable[[Path], T],
+    paths: Iterable[Path],
+    window: int,
+    on_result: Callable[[Record[T]], None] | None,
+) -> list[Record[T]]:
+    """Submit through a sliding window; collect results in input order."""
+    records: list[Record[T]] = []
+    pending: collections.deque[tuple[Path, concurrent.futures.Future[_Outcome[T]]]]
+    pending = collections.deque()
+
+    def collect_oldest() -> None:
+        path, future = pending.popleft()
+        try:
+            outcome = future.result()
+        except Exception as error:  # the pool broke, or the result could not be pickled
+            outcome = (None, _describe(error))
+        records.append(_record(path, outcome))
+        if on_result is not None:
+            on_result(records[-1])
+
+    try:
+        for path in paths:
+            if len(pending) >= window:
+                collect_oldest()
+            try:
+                pending.append((path, executor.submit(_attempt, job, path)))
+            except concurrent.futures.BrokenExecutor as error:
+                broken: concurrent.futures.Future[_Outcome[T]] = concurrent.futures.Future()
+                broken.set_exception(error)
+                pending.append((path, broken))
+        while pending:
+            collect_oldest()
+    except BaseException:
+        for _, future in pending:
+            future.cancel()
+        raise
+    return records
+
+
+def _attempt(job: Callable[[Path], T], path: Path) -> _Outcome[T]:
+    """Run the job, turning an exception into its description (runs in the worker)."""
+    try:
+        return job(path), None
+    except Exception as error:
+        return None, _describe(error)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, EdgegradError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _record(path: Path, outcome: _Outcome[T]) -> Record[T]:
+    result, error = outcome
+    return Record(path=path, result=result if error is None else None, error=error)
+
+
+def _clean_start() -> multiprocessing.context.BaseContext:
+    """A start method whose workers do not inherit the parent's threads."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _single_threaded_opencv() -> None:
+    """Pool initializer: one OpenCV thread per worker process."""
+    cv2.setNumThreads(1)

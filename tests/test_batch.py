@@ -1,0 +1,198 @@
+"""Tests of edgegrad.batch.run_batch, inline and on a process pool."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile import build_corpus, snapshot
+
+from edgegrad.batch import Record, run_batch
+from edgegrad.errors import ImageReadError
+from edgegrad.io import iter_images, read_image
+
+
+def shape_of(path: Path) -> tuple[int, ...]:
+    """The job of the corpus runs: read the image, return its shape."""
+    return read_image(path, mode="color").shape
+
+
+def fail_on_odd(path: Path, *, exception: type[Exception] = ValueError) -> str:
+    if int(path.stem) % 2:
+        if exception is ImageReadError:
+            raise ImageReadError(path, "odd")
+        raise exception(f"odd {path.stem}")
+    return path.stem
+
+
+def exit_on_three(path: Path) -> str:
+    if path.stem == "3":
+        os._exit(1)
+    return path.stem
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+def numbered(count: int) -> list[Path]:
+    return [Path(f"{index}.png") for index in range(count)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corpus_batch_gives_one_record_per_input_and_touches_nothing(
+    tree: Path, workers: int
+) -> None:
+    before = snapshot(tree)
+    inputs = list(iter_images(tree, follow_symlinks=True))
+    start = time.perf_counter()
+    records = run_batch(shape_of, inputs, workers=workers)
+    assert time.perf_counter() - start < 10
+    assert [record.path for record in records] == inputs
+    by_name = {record.path.name: record for record in records}
+    assert by_name["photo.jpg"] == Record(tree / "photo.jpg", (96, 128, 3), None)
+    assert by_name["gray16.png"].result == (20, 30, 3)
+    bomb = by_name["bomb.png"]
+    assert bomb.result is None
+    assert bomb.error is not None
+    assert bomb.error.startswith(f"{tree / 'bomb.png'}: header declares 30000x30000")
+    failed = sorted(name for name, record in by_name.items() if not record.ok)
+    assert failed == [
+        "bad_crc.png",
+        "bomb.png",
+        "corrupt_middle.jpg",
+        "cut.png",
+        "cut_half.jpg",
+        "empty.jpg",
+        "nan.tiff",
+        "notes.jpg",
+        "stray_marker.jpg",
+    ]
+    assert all(record.error is None for record in records if record.result is not None)
+    assert snapshot(tree) == before
+
+
+def test_pool_and_inline_agree(tree: Path) -> None:
+    inputs = list(iter_images(tree))
+    assert run_batch(shape_of, inputs, workers=2) == run_batch(shape_of, inputs, workers=1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_errors_become_messages(workers: int) -> None:
+    records = run_batch(fail_on_odd, numbered(4), workers=workers)
+    assert [(r.result, r.error) for r in records] == [
+        ("0", None),
+        (None, "ValueError: odd 1"),
+        ("2", None),
+        (None, "ValueError: odd 3"),
+    ]
+    assert [r.ok for r in records] == [True, False, True, False]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_edgegrad_errors_give_their_own_message(workers: int) -> None:
+    # ImageReadError(path, reason) cannot be unpickled from its message alone:
+    # it must be turned into text inside the worker.
+    job = functools.partial(fail_on_odd, exception=ImageReadError)
+    records = run_batch(job, ["0.png", "1.png"], workers=workers)
+    assert [r.error for r in records] == [None, "1.png: odd"]
+
+
+def test_on_result_is_called_in_input_order() -> None:
+    seen: list[str] = []
+    records = run_batch(
+        fail_on_odd, numbered(25), workers=2, on_result=lambda r: seen.append(r.path.stem)
+    )
+    assert seen == [str(index) for index in range(25)]
+    assert len(records) == 25
+
+
+def test_inputs_are_consumed_through_a_bounded_window() -> None:
+    pulled: list[int] = []
+
+    def inputs() -> Iterator[Path]:
+        for path in numbered(100):
+            pulled.append(1)
+            yield path
+
+    in_flight_at_first_result: list[int] = []
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        run_batch(
+            fail_on_odd,
+            inputs(),
+            workers=2,
+            executor=pool,
+            on_result=lambda r: in_flight_at_first_result.append(len(pulled)),
+        )
+    assert in_flight_at_first_result[0] <= 2 * 4 + 1
+    assert len(pulled) == 100
+
+
+def test_keyboard_interrupt_cancels_and_propagates() -> None:
+    pulled: list[int] = []
+
+    def inputs() -> Iterator[Path]:
+        for path in numbered(1000):
+            pulled.append(1)
+            yield path
+
+    def interrupt(record: Record[str]) -> None:
+        raise KeyboardInterrupt
+
+    with (
+        concurrent.futures.ThreadPoolExecutor(2) as pool,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run_batch(fail_on_odd, inputs(), workers=2, executor=pool, on_result=interrupt)
+    assert len(pulled) < 1000
+
+
+def test_keyboard_interrupt_in_inline_job_propagates() -> None:
+    def job(path: Path) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(job, numbered(3), workers=1)
+
+
+def test_a_dead_worker_gives_error_records_not_an_exception() -> None:
+    records = run_batch(exit_on_three, numbered(12), workers=2)
+    assert [r.path for r in records] == numbered(12)
+    assert (records[3].error or "").startswith("BrokenProcessPool")
+    # Tasks in flight when the pool broke fail with it; which ones is a matter of timing.
+    for record in records:
+        assert record.result == record.path.stem or (record.error or "").startswith(
+            "BrokenProcessPool"
+        )
+
+
+def test_unpicklable_job_is_refused_for_a_pool() -> None:
+    with pytest.raises(TypeError, match="job must be picklable"):
+        run_batch(lambda path: path, numbered(2), workers=2)
+    assert [r.result for r in run_batch(lambda path: path.stem, numbered(2), workers=1)] == [
+        "0",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5])
+def test_workers_must_be_a_positive_integer(workers: object) -> None:
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        run_batch(fail_on_odd, numbered(1), workers=workers)
+
+
+def test_empty_input_gives_no_records() -> None:
+    assert run_batch(fail_on_odd, [], workers=2) == []
+
+
+def test_record_is_frozen() -> None:
+    record = Record(Path("a.png"), 1, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.result = 2
