@@ -1,0 +1,46 @@
+"""Shared fixtures: the one loader for the committed sample images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+IMAGE_SUFFIXES = {".png", ".jpg"}
+
+
+def sample_names() -> list[str]:
+    """Names of the committed sample images, relative to ``sample_images/``."""
+    return sorted(
+        p.relative_to(SAMPLES).as_posix()
+        for p in SAMPLES.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def load_sample(name: str, flags: int = cv2.IMREAD_UNCHANGED) -> npt.NDArray[Any]:
+    """Decode one committed sample image by name; an unknown name raises."""
+    names = sample_names()
+    if name not in names:
+        raise KeyError(f"no sample image {name!r}; available: {', '.join(names)}")
+    image = cv2.imdecode(np.fromfile(SAMPLES / name, np.uint8), flags)
+    assert image is not None, name
+    return image
+
+
+@pytest.fixture
+def sample() -> Callable[..., npt.NDArray[Any]]:
+    """Return :func:`load_sample`."""
+    return load_sample
+
+
+@pytest.fixture
+def samples_dir() -> Path:
+    """The committed ``sample_images/`` folder (read only: never write into it)."""
+    return SAMPLES

@@ -1,0 +1,186 @@
+"""The filter commands, end to end through click's CliRunner."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+from click.testing import CliRunner, Result
+
+import edgegrad
+from edgegrad_cli.main import main
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def read_gray(path: Path) -> npt.NDArray[Any]:
+    return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def photo(tmp_path: Path, sample: Callable[..., npt.NDArray[Any]]) -> Path:
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), sample("camera.png")[:96, :128])
+    return path
+
+
+def test_sobel_angle_writes_next_to_input(photo: Path) -> None:
+    result = run("sobel", "--angle", "45", photo)
+    assert result.exit_code == 0, result.stderr
+    out = photo.with_name("photo.sobel-a45.png")
+    gray = read_gray(photo)
+    expected = edgegrad.to_uint8(edgegrad.directional(gray, 45), "signed")
+    np.testing.assert_array_equal(read_gray(out), expected)
+    assert "1 written, 0 failed, 0 skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["sobel"], "photo.sobel.png"),
+        (["sobel", "--ksize", "5", "--angle", "-30"], "photo.sobel-a-30-k5.png"),
+        (["scharr", "--angle", "90", "--normalize"], "photo.scharr-a90-n.png"),
+        (["laplacian", "--ksize", "3"], "photo.laplacian-k3.png"),
+        (["laplacian", "--display", "normalize"], "photo.laplacian-normalize.png"),
+        (
+            ["directional", "--angle", "22.5", "--kernel", "gaussian", "--sigma", "2"],
+            "photo.gaussian-a22.5-s2.png",
+        ),
+        (["sobel", "--angle", "0", "--display", "raw"], "photo.sobel-a0-raw.npy"),
+    ],
+)
+def test_output_names_the_operation(photo: Path, args: list[str], name: str) -> None:
+    result = run(*args, photo)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in photo.parent.iterdir()) == sorted(["photo.png", name])
+
+
+def test_raw_npy_is_lossless(photo: Path) -> None:
+    result = run("sobel", "--angle", "30", "--ksize", "7", "--display", "raw", photo)
+    assert result.exit_code == 0, result.stderr
+    raw = np.load(photo.with_name("photo.sobel-a30-k7-raw.npy"))
+    np.testing.assert_array_equal(raw, edgegrad.sobel(read_gray(photo), 30, ksize=7))
+    assert raw.dtype == np.float32
+    assert raw.min() < 0
+
+
+def test_raw_float_tiff_by_extension(photo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "lap.tif"
+    result = run("laplacian", "--display", "raw", photo, "-o", target)
+    assert result.exit_code == 0, result.stderr
+    back = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, edgegrad.laplacian(read_gray(photo)))
+
+
+def test_raw_refuses_a_lossy_extension(photo: Path, tmp_path: Path) -> None:
+    result = run("sobel", "--display", "raw", photo, "-o", tmp_path / "x.png")
+    assert result.exit_code == 2
+    assert "raw writes .npy or float32 .tif" in result.stderr
+
+
+def test_existing_output_is_kept_without_overwrite(photo: Path) -> None:
+    out = photo.with_name("photo.sobel.png")
+    out.write_bytes(b"precious")
+    result = run("sobel", photo)
+    assert result.exit_code == 0
+    assert out.read_bytes() == b"precious"
+    assert "exists (use --overwrite" in result.stderr
+    assert "0 written, 0 failed, 1 skipped" in result.stderr
+    result = run("sobel", "--overwrite", photo)
+    assert result.exit_code == 0, result.stderr
+    assert read_gray(out).shape == read_gray(photo).shape
+
+
+def test_never_writes_onto_an_input(photo: Path) -> None:
+    before = photo.read_bytes()
+    result = run("sobel", "--overwrite", photo, "-o", photo)
+    assert result.exit_code == 3
+    assert "is an input of this run" in result.stderr
+    assert str(photo) in result.stderr
+    assert photo.read_bytes() == before
+
+
+def test_non_ascii_path(tmp_path: Path, photo: Path) -> None:
+    folder = tmp_path / "снимки été"
+    folder.mkdir()
+    source = folder / "фото café 1.png"
+    source.write_bytes(photo.read_bytes())
+    result = run("scharr", "--angle", "10", source)
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "фото café 1.scharr-a10.png").is_file()
+
+
+def test_folder_mirrors_subfolders_and_reports_failures(tmp_path: Path, photo: Path) -> None:
+    src = tmp_path / "in"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "a" / "one.PNG").write_bytes(photo.read_bytes())
+    (src / "a" / "b" / "two.png").write_bytes(photo.read_bytes())
+    (src / "broken.jpg").write_bytes(b"this is not a jpeg")
+    before = tree_hashes(src)
+    result = run("sobel", "--angle", "45", src, "-o", tmp_path / "out", "-j", "1")
+    assert result.exit_code == 3
+    assert "broken.jpg" in result.stderr
+    assert "2 written, 1 failed, 0 skipped" in result.stderr
+    assert (tmp_path / "out" / "a" / "one.sobel-a45.png").is_file()
+    assert (tmp_path / "out" / "a" / "b" / "two.sobel-a45.png").is_file()
+    assert tree_hashes(src) == before
+    rerun = run("sobel", "--angle", "45", src, "-o", tmp_path / "out", "-j", "2")
+    assert rerun.exit_code == 3
+    assert "0 written, 1 failed, 2 skipped" in rerun.stderr
+
+
+def test_usage_errors_exit_2(photo: Path, tmp_path: Path) -> None:
+    assert run("sobel", "--ksize", "4", photo).exit_code == 2
+    assert run("sobel", "--angle", "nan", photo).exit_code == 2
+    assert run("sobel", tmp_path / "missing.png").exit_code == 2
+    bad = run("directional", "--angle", "10", "--kernel", "scharr", "--ksize", "5", photo)
+    assert bad.exit_code == 2
+    assert "ksize" in bad.stderr
+    two = run("sobel", photo, photo, "-o", tmp_path / "one.png")
+    assert two.exit_code == 2
+
+
+def test_fatal_errors_show_a_traceback_only_with_debug(
+    photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("edgegrad_cli.filter_cmds.run_batch", explode)
+    quiet = run("sobel", photo)
+    assert quiet.exit_code == 1
+    assert "RuntimeError: disk on fire" in quiet.stderr
+    assert "Traceback" not in quiet.stderr
+    loud = run("--debug", "sobel", photo)
+    assert isinstance(loud.exception, RuntimeError)
+
+
+def test_python_dash_m_and_import_stays_light() -> None:
+    help_run = subprocess.run(
+        [sys.executable, "-m", "edgegrad", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "sobel" in help_run.stdout
+    probe = "import sys, edgegrad; print('click' in sys.modules, 'skimage' in sys.modules)"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.split() == ["False", "False"]
