@@ -1,0 +1,433 @@
+"""``edgegrad blur-score`` and ``edgegrad focus-map``: sharpness for people and scripts.
+
+``blur-score`` scores files and folders with one focus measure, renders a
+table (or CSV/JSONL/JSON), judges images blurry by an absolute, percentile or
+sigma threshold, optionally moves/copies/links the blurry ones, and exits 4
+when ``--fail-under`` trips (the autofocus check).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edgegrad import metrics
+from edgegrad.batch import Record, run_batch
+from edgegrad.errors import EdgegradError
+from edgegrad.io import (
+    TransferAction,
+    iter_images,
+    read_image_checked,
+    transfer,
+    write_image,
+    write_text,
+)
+
+from .options import max_pixels_option, overwrite_option, paths_argument, walk_options
+from .report import EXIT_FAIL_UNDER, EXIT_FATAL, Report, pool_size, progress
+
+FORMATS = ("table", "csv", "jsonl", "json")
+ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
+FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one worker returns for one image."""
+
+    score: float
+    width: int
+    height: int
+    warning: str | None
+
+
+@dataclass
+class Row:
+    """One output record; ``blurry`` is None when no threshold was set."""
+
+    path: str
+    score: float | None
+    method: str
+    width: int | None
+    height: int | None
+    blurry: bool | None
+    warning: str | None
+    error: str | None
+
+
+def score_file(
+    path: Path,
+    *,
+    method: str,
+    roi: tuple[int, int, int, int] | None,
+    center: float | None,
+    working_size: int | None,
+    max_pixels: int | None,
+    strict: bool,
+) -> Scored:
+    """Read one image and score it (one batch job)."""
+    loaded = read_image_checked(path, mode="color", max_pixels=max_pixels, allow_partial=not strict)
+    score = metrics.blur_score(
+        loaded.array, method, roi=roi, center=center, working_size=working_size
+    )
+    return Scored(score, loaded.width, loaded.height, loaded.warning)
+
+
+def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or parts[2] <= 0 or parts[3] <= 0 or min(parts[:2]) < 0:
+        raise click.BadParameter(f"expected x,y,w,h in pixels with w, h > 0; got {value!r}")
+    return parts
+
+
+def sharpness_key(score: float, method: str) -> float:
+    """Map a score so that larger always means sharper."""
+    return score if metrics.SHARPER_IS_HIGHER[method] else -score
+
+
+def blurry_cut(
+    keys: Sequence[float],
+    method: str,
+    *,
+    threshold: float | None,
+    percentile: float | None,
+    sigma: float | None,
+) -> float | None:
+    """Return the sharpness key below which an image is blurry, or None."""
+    if threshold is not None:
+        return sharpness_key(threshold, method)
+    if not keys:
+        return None
+    if percentile is not None:
+        return float(np.percentile(keys, percentile))
+    if sigma is not None:
+        return float(np.mean(keys) - sigma * np.std(keys))
+    return None
+
+
+def _render(rows: list[Row], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: "" if v is None else v for k, v in asdict(r).items()})
+        return buffer.getvalue()
+    return _table(rows)
+
+
+def _table(rows: list[Row]) -> str:
+    with_blurry = any(r.blurry is not None for r in rows)
+    header = ["#", "score", "size", *(["blurry"] if with_blurry else []), "path", "note"]
+    lines = [header]
+    for i, r in enumerate(rows, 1):
+        digits = 4 if r.method == "blur-effect" else 2
+        score = "-" if r.score is None else f"{r.score:.{digits}f}"
+        size = "-" if r.width is None else f"{r.width}x{r.height}"
+        flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
+        note = r.error or r.warning or ""
+        lines.append([str(i), score, size, *flag, r.path, note])
+    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
+    numeric = {0, 1, 2}
+    out = []
+    for line in lines:
+        cells = [
+            cell.rjust(w) if c in numeric else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out) + "\n"
+
+
+@click.command("blur-score")
+@paths_argument
+@click.option(
+    "-m",
+    "--method",
+    type=click.Choice(list(metrics.METHODS)),
+    default="lapv",
+    show_default=True,
+    help="lapv, teng, lapm, glvn: higher is sharper; blur-effect: higher is blurrier.",
+)
+@click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
+@click.option(
+    "--center",
+    type=click.FloatRange(0, 1, min_open=True),
+    metavar="FRACTION",
+    help="Score only a centred region of this fraction of width and height.",
+)
+@click.option(
+    "--working-size",
+    type=click.IntRange(min=16),
+    metavar="PIXELS",
+    help="Resample to this many pixels first (anti-aliased, never upscaled), so "
+    "scores compare across resolutions.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the table/CSV/JSONL/JSON to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["score", "name"]),
+    default="score",
+    show_default=True,
+    help="score: sharpest first; name: path order.",
+)
+@click.option("--best", type=click.IntRange(min=1), metavar="N", help="List only the N sharpest.")
+@click.option("--threshold", type=float, help="Blurry when less sharp than this score.")
+@click.option(
+    "--percentile",
+    type=click.FloatRange(0, 100),
+    help="Blurry when below the P-th percentile of this run (the least sharp P%).",
+)
+@click.option(
+    "--sigma",
+    type=click.FloatRange(min=0),
+    help="Blurry when below the run's mean - K·std (in the sharper direction).",
+)
+@click.option(
+    "--move-to", type=click.Path(file_okay=False, path_type=Path), help="Move blurry images here."
+)
+@click.option(
+    "--copy-to", type=click.Path(file_okay=False, path_type=Path), help="Copy blurry images here."
+)
+@click.option(
+    "--link-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Symlink blurry images here.",
+)
+@click.option("--dry-run", is_flag=True, help="Report the actions without touching any file.")
+@click.option(
+    "--fail-under",
+    type=float,
+    metavar="T",
+    help="Exit 4 when any image is less sharp than T (autofocus check).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat truncated or corrupt files as errors instead of scoring them with a warning.",
+)
+@overwrite_option
+@max_pixels_option
+@walk_options
+def blur_score_cmd(**kw: Any) -> None:
+    """Score sharpness of images and folders; rank, flag and sort out blurry ones.
+
+    \b
+    Examples:
+      edgegrad blur-score sample_images/
+      edgegrad blur-score capture.png --fail-under 150
+      edgegrad blur-score photos/ --percentile 10 --move-to blurry/ --dry-run
+      edgegrad blur-score frames/ --format csv -o scores.csv
+    """
+    modes = [k for k in ("threshold", "percentile", "sigma") if kw[k] is not None]
+    if len(modes) > 1:
+        raise click.UsageError("give at most one of --threshold, --percentile, --sigma")
+    actions = [(a, kw[f"{a}_to"]) for a in ACTIONS if kw[f"{a}_to"] is not None]
+    if len(actions) > 1:
+        raise click.UsageError("give at most one of --move-to, --copy-to, --link-to")
+    if actions and not modes:
+        raise click.UsageError(
+            "--move-to/--copy-to/--link-to need --threshold, --percentile or --sigma"
+        )
+    if kw["roi"] is not None and kw["center"] is not None:
+        raise click.UsageError("give --roi or --center, not both")
+    method: str = kw["method"]
+    report = Report(verb="scored")
+    walk = {k: kw[k] for k in ("recursive", "include", "exclude", "follow_symlinks")}
+    inputs = list(iter_images(kw["paths"], on_skip=report.skip, **walk))
+    if not inputs and not report.skipped:
+        click.echo("error: no images found in the given paths", err=True)
+        raise SystemExit(EXIT_FATAL)
+    job = functools.partial(
+        score_file,
+        method=method,
+        roi=kw["roi"],
+        center=kw["center"],
+        working_size=kw["working_size"],
+        max_pixels=kw["max_pixels"],
+        strict=kw["strict"],
+    )
+    with progress(len(inputs), "scoring") as bar:
+        records = run_batch(
+            job,
+            inputs,
+            workers=pool_size(kw["workers"], len(inputs)),
+            on_result=lambda _: bar.update(1),
+        )
+    rows = [_row(record, method, report) for record in records]
+    sharpness = {id(row): sharpness_key(row.score, method) for row in rows if row.score is not None}
+    cut = blurry_cut(
+        list(sharpness.values()),
+        method,
+        threshold=kw["threshold"],
+        percentile=kw["percentile"],
+        sigma=kw["sigma"],
+    )
+    if modes:
+        for row in rows:
+            if id(row) in sharpness:
+                row.blurry = cut is not None and sharpness[id(row)] < cut
+
+    text = _render(_order(rows, sharpness, kw["sort"], kw["best"]), kw["fmt"])
+    if kw["output"] is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(kw["output"], text, overwrite=kw["overwrite"], protected=inputs)
+
+    blurry = [Path(row.path) for row in rows if row.blurry]
+    if actions:
+        _act(blurry, *actions[0], dry_run=kw["dry_run"], report=report)
+    summary = report.summary() + (f", {len(blurry)} blurry" if modes else "")
+    click.echo(summary, err=True)
+    if kw["fail_under"] is not None:
+        floor = sharpness_key(kw["fail_under"], method)
+        if any(key < floor for key in sharpness.values()):
+            click.echo(f"fail-under: an image is less sharp than {kw['fail_under']:g}", err=True)
+            raise SystemExit(EXIT_FAIL_UNDER)
+    raise SystemExit(report.exit_code)
+
+
+def _row(record: Record[Scored], method: str, report: Report) -> Row:
+    """Turn one batch record into an output row, counting it in ``report``."""
+    if record.result is None:
+        message = record.error or "unknown error"
+        report.failure(record.path, message)
+        return Row(str(record.path), None, method, None, None, None, None, message)
+    report.success()
+    r = record.result
+    return Row(str(record.path), r.score, method, r.width, r.height, None, r.warning, None)
+
+
+def _act(
+    sources: list[Path],
+    action: TransferAction,
+    destination: Path,
+    *,
+    dry_run: bool,
+    report: Report,
+) -> None:
+    """Move, copy or link each source into ``destination``, reporting every action."""
+    verb = {"move": "moved", "copy": "copied", "link": "linked"}[action]
+    for source in sources:
+        try:
+            target = transfer(source, destination, action, dry_run=dry_run)
+        except EdgegradError as exc:
+            report.failure(source, str(exc))
+            continue
+        click.echo(f"{'would have ' if dry_run else ''}{verb} {source} -> {target}", err=True)
+
+
+def _order(rows: list[Row], sharpness: dict[int, float], sort: str, best: int | None) -> list[Row]:
+    """Sharpest first (or in path order); failures last; ``best`` keeps the N sharpest."""
+    ranked = sorted((r for r in rows if id(r) in sharpness), key=lambda r: -sharpness[id(r)])
+    failures = [r for r in rows if id(r) not in sharpness]
+    if best is not None:
+        ranked, failures = ranked[:best], []
+    if sort == "name":
+        kept = {id(r) for r in ranked} | {id(r) for r in failures}
+        return [r for r in rows if id(r) in kept]
+    return ranked + failures
+
+
+def render_focus_map(
+    image: npt.NDArray[Any], scores: npt.NDArray[np.float64], method: str
+) -> npt.NDArray[np.uint8]:
+    """Overlay per-tile scores on the image as a colour map with a labelled scale bar."""
+    gray = metrics_gray(image)
+    height, width = gray.shape
+    sharp = scores if metrics.SHARPER_IS_HIGHER[method] else -scores
+    lo, hi = float(sharp.min()), float(sharp.max())
+    level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)
+    tiles = cv2.resize(
+        np.asarray(level * 255, np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+    )
+    colours = cv2.applyColorMap(tiles, cv2.COLORMAP_INFERNO)
+    base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    overlay = cv2.addWeighted(base, 0.45, colours, 0.55, 0.0)
+    return np.hstack([overlay, _scale_bar(height, lo, hi, method)])
+
+
+def metrics_gray(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    """Return an 8-bit gray version of ``image`` for display."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(
+            image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        )
+    if image.dtype == np.uint8:
+        return image
+    scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 255.0
+    return np.asarray(np.clip(image * scale, 0, 255), np.uint8)
+
+
+def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np.uint8]:
+    bar_width, label_width = 24, 96
+    ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(bar_width, axis=1)
+    bar = cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)
+    panel = np.full((height, bar_width + label_width, 3), 255, np.uint8)
+    panel[:, :bar_width] = bar
+    sign = 1.0 if metrics.SHARPER_IS_HIGHER[method] else -1.0
+    font, size, ink = cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0)
+    for text, y in ((f"{sign * hi:.4g} sharp", 14), (f"{sign * lo:.4g} blurry", height - 6)):
+        cv2.putText(panel, text, (bar_width + 4, y), font, size, ink, 1, cv2.LINE_AA)
+    cv2.putText(
+        panel, f"{method} (log)", (bar_width + 4, height // 2), font, size, ink, 1, cv2.LINE_AA
+    )
+    return panel
+
+
+@click.command("focus-map")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output image. Default: IMAGE.focus-map.png next to the input.",
+)
+@click.option("--tile", type=click.IntRange(min=8), default=64, show_default=True)
+@click.option(
+    "-m", "--method", type=click.Choice(list(metrics.METHODS)), default="lapv", show_default=True
+)
+@overwrite_option
+@max_pixels_option
+def focus_map_cmd(
+    image: Path,
+    output: Path | None,
+    tile: int,
+    method: str,
+    overwrite: bool,
+    max_pixels: int | None,
+) -> None:
+    """Draw a per-tile sharpness heat map over IMAGE, with a scale bar."""
+    loaded = read_image_checked(image, mode="color", max_pixels=max_pixels)
+    scores = metrics.sharpness_map(loaded.array, tile=tile, method=method)
+    picture = render_focus_map(loaded.array, scores, method)
+    target = output or image.with_name(f"{image.stem}.focus-map.png")
+    written = write_image(target, picture, overwrite=overwrite, protected=(image,))
+    click.echo(f"wrote {written}", err=True)

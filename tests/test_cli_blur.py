@@ -1,0 +1,243 @@
+"""``edgegrad blur-score`` and ``edgegrad focus-map`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+from click.testing import CliRunner, Result
+
+import edgegrad
+from edgegrad_cli.main import main
+
+SWEEP = [f"focus_sweep/focus_{i:02d}.png" for i in range(7)]
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def hashes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def disk_blur(image: npt.NDArray[Any], radius: float) -> npt.NDArray[np.uint8]:
+    if radius == 0:
+        return image.copy()
+    r = int(np.ceil(radius))
+    fine = (np.arange(-r * 8, (r + 1) * 8) + 0.5) / 8 - 0.5
+    inside = (fine[None, :] ** 2 + fine[:, None] ** 2) <= radius**2
+    kernel = inside.reshape(2 * r + 1, 8, 2 * r + 1, 8).mean(axis=(1, 3))
+    kernel /= kernel.sum()
+    return np.clip(np.rint(cv2.filter2D(image.astype(np.float32), -1, kernel)), 0, 255).astype(
+        np.uint8
+    )
+
+
+@pytest.fixture
+def shots(tmp_path: Path, sample: Callable[..., npt.NDArray[Any]]) -> Path:
+    """Five shots of one scene, blurred by radius 0, 1, 2, 4, 8, in shuffled names."""
+    folder = tmp_path / "shots"
+    (folder / "day2").mkdir(parents=True)
+    base = sample("camera.png")[100:260, 120:320]
+    names = ["c.png", "a.png", "day2/e.png", "b.png", "d.png"]
+    for name, radius in zip(names, (0, 1, 2, 4, 8), strict=True):
+        cv2.imwrite(str(folder / name), disk_blur(base, radius))
+    return folder
+
+
+def parse_jsonl(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_table_ranks_the_focus_sweep_sharpest_first(samples_dir: Path) -> None:
+    result = run("blur-score", samples_dir / "focus_sweep", "-j", "1")
+    assert result.exit_code == 0, result.stderr
+    listed = [line.split()[-1] for line in result.stdout.splitlines()[1:]]
+    assert [Path(p).name for p in listed] == [Path(n).name for n in SWEEP]
+    assert "7 scored, 0 failed" in result.stderr
+
+
+def test_scores_match_the_library(shots: Path) -> None:
+    result = run("blur-score", shots, "--format", "jsonl", "--sort", "name", "-j", "2")
+    assert result.exit_code == 0, result.stderr
+    records = parse_jsonl(result.stdout)
+    assert [Path(r["path"]).relative_to(shots).as_posix() for r in records] == [
+        "a.png",
+        "b.png",
+        "c.png",
+        "d.png",
+        "day2/e.png",
+    ]
+    for r in records:
+        gray = cv2.imread(r["path"], cv2.IMREAD_GRAYSCALE)
+        assert r["score"] == pytest.approx(cv2.Laplacian(gray, cv2.CV_64F).var(), rel=1e-9)
+        assert (r["width"], r["height"]) == (200, 160)
+        assert r["method"] == "lapv"
+        assert r["error"] is None
+        assert r["warning"] is None
+        assert r["blurry"] is None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
+def test_machine_formats_share_one_schema(shots: Path, tmp_path: Path, fmt: str) -> None:
+    (shots / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = tmp_path / f"scores.{fmt}"
+    result = run("blur-score", shots, "--format", fmt, "-o", out, "--threshold", "50", "-j", "1")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    text = out.read_text(encoding="utf-8")
+    if fmt == "csv":
+        rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(text)))
+    elif fmt == "jsonl":
+        rows = parse_jsonl(text)
+    else:
+        rows = json.loads(text)
+    assert len(rows) == 6
+    expected = {"path", "score", "method", "width", "height", "blurry", "warning", "error"}
+    assert all(set(r) == expected for r in rows)
+    broken = [r for r in rows if r["path"].endswith("broken.png")]
+    assert len(broken) == 1
+    assert broken[0]["error"]
+    assert broken[0]["score"] in (None, "")
+    assert "broken.png" in result.stderr
+    assert "5 scored, 1 failed, " in result.stderr
+
+
+def test_threshold_modes(shots: Path) -> None:
+    def blurry(*args: str) -> set[str]:
+        result = run("blur-score", shots, "--format", "json", "-j", "1", *args)
+        assert result.exit_code == 0, result.stderr
+        return {Path(r["path"]).name for r in json.loads(result.stdout) if r["blurry"]}
+
+    records = json.loads(run("blur-score", shots, "--format", "json").stdout)
+    scores = {Path(r["path"]).name: r["score"] for r in records}
+    assert scores["c.png"] > scores["a.png"] > scores["e.png"] > scores["b.png"] > scores["d.png"]
+    assert blurry("--threshold", str((scores["b.png"] + scores["e.png"]) / 2)) == {"b.png", "d.png"}
+    assert blurry("--threshold", str((scores["b.png"] + scores["d.png"]) / 2)) == {"d.png"}
+    assert blurry("--threshold", "0") == set()
+    assert blurry("--percentile", "40") == {"d.png", "b.png"}
+    values = np.array(list(scores.values()))
+    k = 0.5
+    expected = {n for n, s in scores.items() if s < values.mean() - k * values.std()}
+    assert blurry("--sigma", str(k)) == expected
+    assert expected
+
+
+def test_blur_effect_direction_is_reversed(shots: Path) -> None:
+    result = run("blur-score", shots, "-m", "blur-effect", "--format", "json", "--percentile", "20")
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [Path(r["path"]).name for r in records] == ["c.png", "a.png", "e.png", "b.png", "d.png"]
+    assert [r["blurry"] for r in records] == [False, False, False, False, True]
+    assert records[0]["score"] < records[-1]["score"]
+
+
+def test_best_n(shots: Path) -> None:
+    result = run("blur-score", shots, "--best", "2", "--format", "json")
+    assert [Path(r["path"]).name for r in json.loads(result.stdout)] == ["c.png", "a.png"]
+
+
+def test_roi_and_center(shots: Path) -> None:
+    image = shots / "c.png"
+    gray = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+    roi = json.loads(run("blur-score", image, "--roi", "10,20,50,40", "--format", "json").stdout)
+    assert roi[0]["score"] == pytest.approx(edgegrad.laplacian_variance(gray[20:60, 10:60]))
+    centred = json.loads(run("blur-score", image, "--center", "0.5", "--format", "json").stdout)
+    assert centred[0]["score"] == pytest.approx(edgegrad.blur_score(gray, center=0.5))
+    assert run("blur-score", image, "--roi", "1,2,3").exit_code == 2
+    assert run("blur-score", image, "--roi", "0,0,5,5", "--center", "0.5").exit_code == 2
+
+
+def test_fail_under_exit_codes(shots: Path) -> None:
+    sharp = shots / "c.png"
+    score = json.loads(run("blur-score", sharp, "--format", "json").stdout)[0]["score"]
+    assert run("blur-score", sharp, "--fail-under", str(score * 0.9)).exit_code == 0
+    tripped = run("blur-score", sharp, "--fail-under", str(score * 1.1))
+    assert tripped.exit_code == 4
+    assert "fail-under" in tripped.stderr
+    assert run("blur-score", shots, "--fail-under", "1e-9").exit_code == 0
+
+
+@pytest.mark.parametrize("action", ["move", "copy", "link"])
+def test_actions_lose_nothing(shots: Path, tmp_path: Path, action: str) -> None:
+    before = hashes(shots)
+    dest = tmp_path / "blurry"
+    dest.mkdir()
+    (dest / "d.png").write_bytes(b"an earlier file with the same name")
+    args = ["blur-score", shots, "--percentile", "40", f"--{action}-to", dest, "-j", "1"]
+
+    dry = run(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert hashes(shots) == before
+    assert sorted(p.name for p in dest.iterdir()) == ["d.png"]
+    assert dry.stderr.count("would have ") == 2
+
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert (dest / "d.png").read_bytes() == b"an earlier file with the same name"
+    arrived = sorted(p.name for p in dest.iterdir())
+    assert arrived == ["b.png", "d-1.png", "d.png"]
+    assert result.stderr.count(" -> ") == 2
+    for name, target in (("b.png", "b.png"), ("d.png", "d-1.png")):
+        assert hashlib.sha256((dest / target).read_bytes()).hexdigest() == before[name]
+    remaining = hashes(shots)
+    if action == "move":
+        assert set(remaining) == set(before) - {"b.png", "d.png"}
+    else:
+        assert remaining == before
+    if action == "link":
+        assert (dest / "b.png").is_symlink()
+        assert (dest / "b.png").resolve() == (shots / "b.png").resolve()
+    everything = set(remaining.values()) | {
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in dest.iterdir()
+    }
+    assert set(before.values()) <= everything
+
+
+def test_actions_need_a_threshold(shots: Path, tmp_path: Path) -> None:
+    result = run("blur-score", shots, "--move-to", tmp_path / "x")
+    assert result.exit_code == 2
+    assert "--threshold" in result.stderr
+
+
+def test_output_file_never_overwrites(shots: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    out.write_text("keep me", encoding="utf-8")
+    result = run("blur-score", shots, "--format", "csv", "-o", out)
+    assert result.exit_code == 1
+    assert out.read_text(encoding="utf-8") == "keep me"
+    assert run("blur-score", shots, "--format", "csv", "-o", out, "--overwrite").exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("path,score,")
+
+
+def test_focus_map(tmp_path: Path) -> None:
+    texture = np.random.default_rng(2).integers(0, 256, (256, 512), dtype=np.uint8)
+    half = texture.copy()
+    half[:, 256:] = disk_blur(texture, 4)[:, 256:]
+    source = tmp_path / "half.png"
+    cv2.imwrite(str(source), half)
+    result = run("focus-map", source, "--tile", "64")
+    assert result.exit_code == 0, result.stderr
+    picture = cv2.imread(str(tmp_path / "half.focus-map.png"))
+    assert picture.shape[0] == half.shape[0]
+    assert picture.shape[1] > half.shape[1]
+    overlay = picture[:, : half.shape[1]].astype(np.float64)
+    # Both halves have the same mean gray; Inferno is brighter where sharper.
+    assert overlay[:, :256].mean() > overlay[:, 256:].mean() + 40
+    again = run("focus-map", source)
+    assert again.exit_code == 1
+    assert "exists" in again.stderr
