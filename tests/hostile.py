@@ -29,7 +29,7 @@ def photo(height: int = 96, width: int = 128, seed: int = 0) -> npt.NDArray[np.u
     y, x = np.mgrid[0:height, 0:width]
     image = np.dstack([x * 255 // width, y * 255 // height, (x + y) % 256]).astype(np.uint8)
     noise = rng.integers(0, 40, image.shape, dtype=np.uint8)
-    return cv2.add(cv2.GaussianBlur(image, (0, 0), 2), noise)
+    return np.asarray(cv2.add(cv2.GaussianBlur(image, (0, 0), 2), noise), np.uint8)
 
 
 def encode(extension: str, image: npt.NDArray[Any], params: tuple[int, ...] = ()) -> bytes:
