@@ -20,10 +20,16 @@ import numpy.typing as npt
 
 from edgegrad import filters
 from edgegrad.batch import Record, run_batch
-from edgegrad.io import iter_images, read_image, write_image
+from edgegrad.io import read_image, write_image
 from edgegrad.kernels import directional_kernel
 
-from .options import max_pixels_option, overwrite_option, paths_argument, walk_options
+from .options import (
+    max_pixels_option,
+    overwrite_option,
+    paths_argument,
+    walk_inputs,
+    walk_options,
+)
 from .report import EXIT_FATAL, Report, pool_size, progress
 
 DISPLAYS = ("abs", "signed", "normalize", "raw")
@@ -169,7 +175,7 @@ def run_filter(
     """Plan, run and report one filter command; exits with the report's code."""
     report = Report(verb="written")
     placement = _placement(paths, output, spec)
-    sources = list(iter_images(paths, on_skip=report.skip, **walk))
+    sources = walk_inputs(paths, walk, report)
     inputs = {_identity(source) for source in sources}
     claimed: set[Path] = set()
     todo: list[Path] = []
@@ -184,7 +190,7 @@ def run_filter(
         else:
             claimed.add(target)
             todo.append(source)
-    if not sources and not report.skipped:
+    if not sources and not report.skipped and not report.ignored:
         click.echo("error: no images found in the given paths", err=True)
         raise SystemExit(EXIT_FATAL)
     job = functools.partial(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from edgegrad.io import iter_images
+
+from .report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,3 +79,27 @@ overwrite_option = click.option(
     is_flag=True,
     help="Replace existing outputs (inputs are never overwritten).",
 )
+
+
+#: Names edgegrad gives its outputs: ``photo.sobel-a45.png``, ``photo.focus-map.png``.
+OUTPUT_NAME = re.compile(
+    r"\.(sobel|scharr|laplacian|gaussian|focus-map)(-[\w.+-]*)?\.(png|npy|tiff?)$",
+    re.IGNORECASE,
+)
+
+
+def walk_inputs(paths: Sequence[Path], walk: dict[str, Any], report: Report) -> list[Path]:
+    """Find the input images, leaving out edgegrad's own outputs found in folders.
+
+    Without that, a rerun over a folder that holds earlier outputs next to the
+    photos would filter or score the outputs too. Files named explicitly are
+    always kept.
+    """
+    named = {p for p in paths if not p.is_dir()}
+    found = []
+    for path in iter_images(paths, on_skip=report.skip, **walk):
+        if path not in named and OUTPUT_NAME.search(path.name):
+            report.ignored += 1
+        else:
+            found.append(path)
+    return found

@@ -32,6 +32,7 @@ class Report:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    ignored: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
 
     def success(self) -> None:
@@ -53,7 +54,10 @@ class Report:
 
     def summary(self) -> str:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
-        return f"{self.done} {self.verb}, {self.failed} failed, {self.skipped} skipped"
+        line = f"{self.done} {self.verb}, {self.failed} failed, {self.skipped} skipped"
+        if self.ignored:
+            line += f", {self.ignored} earlier edgegrad outputs ignored"
+        return line
 
     @property
     def exit_code(self) -> int:

@@ -28,14 +28,19 @@ from edgegrad.batch import Record, run_batch
 from edgegrad.errors import EdgegradError
 from edgegrad.io import (
     TransferAction,
-    iter_images,
     read_image_checked,
     transfer,
     write_image,
     write_text,
 )
 
-from .options import max_pixels_option, overwrite_option, paths_argument, walk_options
+from .options import (
+    max_pixels_option,
+    overwrite_option,
+    paths_argument,
+    walk_inputs,
+    walk_options,
+)
 from .report import EXIT_FAIL_UNDER, EXIT_FATAL, Report, pool_size, progress
 
 FORMATS = ("table", "csv", "jsonl", "json")
@@ -261,8 +266,8 @@ def blur_score_cmd(**kw: Any) -> None:
     method: str = kw["method"]
     report = Report(verb="scored")
     walk = {k: kw[k] for k in ("recursive", "include", "exclude", "follow_symlinks")}
-    inputs = list(iter_images(kw["paths"], on_skip=report.skip, **walk))
-    if not inputs and not report.skipped:
+    inputs = walk_inputs(kw["paths"], walk, report)
+    if not inputs and not report.skipped and not report.ignored:
         click.echo("error: no images found in the given paths", err=True)
         raise SystemExit(EXIT_FATAL)
     job = functools.partial(

@@ -184,3 +184,29 @@ def test_python_dash_m_and_import_stays_light() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert imported.stdout.split() == ["False", "False"]
+
+
+def test_rerun_in_place_ignores_earlier_outputs(tmp_path: Path, photo: Path) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for name in ("one.png", "two.png"):
+        (folder / name).write_bytes(photo.read_bytes())
+    first = run("sobel", "--angle", "45", folder, "-j", "1")
+    assert first.exit_code == 0, first.stderr
+    assert "2 written, 0 failed, 0 skipped" in first.stderr
+    again = run("sobel", "--angle", "45", folder, "-j", "1")
+    assert again.exit_code == 0, again.stderr
+    assert "0 written, 0 failed, 2 skipped, 2 earlier edgegrad outputs ignored" in again.stderr
+    other = run("laplacian", folder, "-j", "1")
+    assert "2 written, 0 failed, 0 skipped, 2 earlier edgegrad outputs ignored" in other.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "one.laplacian.png",
+        "one.png",
+        "one.sobel-a45.png",
+        "two.laplacian.png",
+        "two.png",
+        "two.sobel-a45.png",
+    ]
+    named = run("scharr", folder / "one.sobel-a45.png")
+    assert named.exit_code == 0, named.stderr
+    assert (folder / "one.sobel-a45.scharr.png").is_file()
