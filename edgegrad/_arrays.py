@@ -51,6 +51,12 @@ def check_image(image: object, name: str = "image") -> npt.NDArray[Any]:
     return np.ascontiguousarray(image)
 
 
+def check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
+    """Raise ``ValueError`` naming ``name``, the allowed values and the value given."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+
+
 def output_dtype(image: npt.NDArray[Any]) -> np.dtype[Any]:
     """Return the dtype a filter produces for ``image``: float64 stays, else float32."""
     return np.dtype(np.float64) if image.dtype == np.float64 else np.dtype(np.float32)

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._arrays import check_image, output_dtype
+from edgegrad._arrays import check_choice, check_image, output_dtype
 from edgegrad.kernels import (
     DERIVATIVE_KINDS,
     DerivativeKind,
@@ -73,11 +73,6 @@ class _Separable(NamedTuple):
     column: FloatArray
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {set(allowed)}; got {value!r}")
-
-
 def _check_cval(cval: float) -> float:
     if isinstance(cval, bool) or not isinstance(cval, (int, float, np.integer, np.floating)):
         raise TypeError(f"cval must be a real number; got {type(cval).__name__}")
@@ -103,7 +98,7 @@ def _correlate(
     cval: float,
 ) -> FloatArray:
     """Correlate a validated image with a kernel at a non-saturating depth."""
-    _check_choice("border", border, tuple(BORDERS))
+    check_choice("border", border, tuple(BORDERS))
     cval = _check_cval(cval)
     if isinstance(kernel, _Separable):
         l1 = float(np.abs(kernel.row).sum() * np.abs(kernel.column).sum())
@@ -115,8 +110,16 @@ def _correlate(
     border_type = BORDERS[border]
     work = src
     if border == "constant":
+        # Pad in floating point: cval need not fit the input's dtype (300 or 0.5 on uint8).
+        work_dtype = np.float64 if ddepth == cv2.CV_64F else np.float32
         work = cv2.copyMakeBorder(
-            src, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(cval,) * 4
+            src.astype(work_dtype, copy=False),
+            pad_y,
+            pad_y,
+            pad_x,
+            pad_x,
+            cv2.BORDER_CONSTANT,
+            value=(cval,) * 4,
         )
     if isinstance(kernel, _Separable):
         out = cv2.sepFilter2D(work, ddepth, kernel.row, kernel.column, borderType=border_type)
@@ -172,7 +175,7 @@ def gradient(
     (8.0, 0.0)
     """
     src = check_image(image)
-    _check_choice("kind", kind, DERIVATIVE_KINDS)
+    check_choice("kind", kind, DERIVATIVE_KINDS)
     d, s = derivative_factors(kind, ksize, sigma=sigma)
     if normalize:
         d = d / float(np.dot(d, np.arange(d.size) - d.size // 2) * s.sum())
@@ -228,7 +231,7 @@ def directional(
     1.41421
     """
     src = check_image(image)
-    _check_choice("kernel", kernel, DERIVATIVE_KINDS)
+    check_choice("kernel", kernel, DERIVATIVE_KINDS)
     steered = directional_kernel(
         angle,
         kind=kernel,
@@ -495,7 +498,7 @@ def to_uint8(
     [[0, 170, 255]]
     """
     src = check_image(response, "response")
-    _check_choice("mode", mode, DISPLAY_MODES)
+    check_choice("mode", mode, DISPLAY_MODES)
     if scale is not None and (isinstance(scale, bool) or not np.isfinite(scale)):
         raise ValueError(f"scale must be a finite number; got {scale!r}")
     if mode == "normalize":

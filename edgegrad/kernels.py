@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgegrad._arrays import check_choice
+
 __all__ = [
     "DERIVATIVE_KINDS",
     "Kernel",
@@ -49,11 +51,6 @@ DERIVATIVE_KINDS: tuple[str, ...] = ("sobel", "scharr", "gaussian")
 _SOBEL_SIZES = (1, 3, 5, 7)
 _LAPLACIAN_SIZES = (1, 3, 5, 7)
 _GAUSSIAN_TRUNCATE = 4.0
-
-
-def _check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
 
 
 def _check_sigma(sigma: float) -> float:
@@ -120,7 +117,7 @@ def derivative_factors(
     >>> d.tolist(), s.tolist()
     ([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0])
     """
-    _check_choice("kind", kind, DERIVATIVE_KINDS)
+    check_choice("kind", kind, DERIVATIVE_KINDS)
     if kind == "gaussian":
         sigma = _check_sigma(sigma)
         size = _gaussian_size(sigma, ksize)
@@ -131,11 +128,11 @@ def derivative_factors(
         d /= np.dot(d, x)
         return d, g
     if kind == "scharr":
-        _check_choice("ksize", 3 if ksize is None else ksize, (3,))
+        check_choice("ksize", 3 if ksize is None else ksize, (3,))
         aperture = int(cv2.FILTER_SCHARR)
     else:
         aperture = 3 if ksize is None else ksize
-        _check_choice("ksize", aperture, _SOBEL_SIZES)
+        check_choice("ksize", aperture, _SOBEL_SIZES)
     deriv, smooth = cv2.getDerivKernels(1, 0, aperture, normalize=False, ktype=cv2.CV_64F)
     return np.asarray(deriv, np.float64).ravel(), np.asarray(smooth, np.float64).ravel()
 
@@ -369,7 +366,7 @@ def laplacian_kernel(
     >>> float(laplacian_kernel(5).sum())
     0.0
     """
-    _check_choice("ksize", ksize, _LAPLACIAN_SIZES)
+    check_choice("ksize", ksize, _LAPLACIAN_SIZES)
     if ksize == 1:
         kernel = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
     else:
