@@ -63,7 +63,7 @@ import tempfile
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeAlias
@@ -1149,6 +1149,7 @@ def transfer(
     action: TransferAction,
     *,
     dry_run: bool = False,
+    taken: Container[Path] = (),
 ) -> Path:
     """Move, copy or symlink a file into a folder, never replacing anything there.
 
@@ -1169,6 +1170,9 @@ def transfer(
         a symbolic link to the absolute path of ``source``.
     dry_run : bool, optional
         Only return the path that would be used; change nothing.
+    taken : container of pathlib.Path, optional
+        Names to treat as taken although nothing is there yet, so that a dry
+        run hands out the same names as the real run would.
 
     Returns
     -------
@@ -1187,8 +1191,10 @@ def transfer(
     source = Path(source)
     folder = Path(destination)
     candidates = (
-        folder / (source.name if n == 0 else f"{source.stem}-{n}{source.suffix}")
+        candidate
         for n in itertools.count()
+        if (candidate := folder / (source.name if n == 0 else f"{source.stem}-{n}{source.suffix}"))
+        not in taken
     )
     if dry_run:
         return next(c for c in candidates if not os.path.lexists(c))

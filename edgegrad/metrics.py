@@ -59,6 +59,7 @@ __all__ = [
     "blur_effect",
     "blur_score",
     "laplacian_variance",
+    "luma",
     "modified_laplacian",
     "normalized_variance",
     "sharpness_map",
@@ -716,6 +717,21 @@ def sharpness_map(image: NDArray[Any], *, tile: int = 64, method: str = "lapv") 
 
 
 # --- input checks -------------------------------------------------------------
+
+
+def luma(image: NDArray[Any]) -> FloatImage:
+    """Return the gray image every score sees: float64 luma on the 8-bit scale.
+
+    Colour (BGR or BGRA) becomes Rec. 601 luma as :func:`cv2.cvtColor` computes
+    it; uint16 is divided by 257 and float input (read as [0, 1]) multiplied by
+    255, so one scene gives the same values at every bit depth.
+
+    Examples
+    --------
+    >>> luma(np.array([[0, 65535]], np.uint16)).tolist()
+    [[0.0, 255.0]]
+    """
+    return _to_gray(image)
 
 
 def _to_gray(image: object) -> FloatImage:
