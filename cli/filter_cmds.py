@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import numpy.typing as npt
 
 from edgegrad import filters
@@ -35,6 +36,12 @@ from .report import EXIT_FATAL, Report, pool_size, progress
 DISPLAYS = ("abs", "signed", "normalize", "raw")
 RAW_EXTENSIONS = (".npy", ".tif", ".tiff")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
+#: Display scale that maps 16-bit and [0, 1] float intensities onto 8-bit ones.
+EIGHT_BIT_SCALE = {
+    np.dtype(np.uint16): 1.0 / 257.0,
+    np.dtype(np.float32): 255.0,
+    np.dtype(np.float64): 255.0,
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,9 @@ class FilterSpec:
             )
         if self.display_mode == "raw":
             return response
-        return filters.to_uint8(response, self.display_mode)  # type: ignore[arg-type]
+        # Show 16-bit and float images on the 8-bit scale, as 8-bit ones look.
+        scale = EIGHT_BIT_SCALE.get(image.dtype, 1.0) if self.display_mode == "abs" else None
+        return filters.to_uint8(response, self.display_mode, scale=scale)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -145,11 +154,21 @@ def filter_file(
 
 
 def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> Placement:
-    """Decide where outputs go; ``-o`` is a file only for one input file and a file name."""
+    """Decide where outputs go.
+
+    ``-o`` names a folder when it is one or has no extension, else a file,
+    which needs exactly one input file.
+    """
     folders = tuple(p for p in paths if p.is_dir())
     extension = ".npy" if spec.display_mode == "raw" else ".png"
-    if output is None or output.is_dir() or output.suffix.lower() not in IMAGE_EXTENSIONS:
+    if output is None or output.is_dir() or not output.suffix:
         return Placement(spec.suffix(), extension, folder=output, roots=folders)
+    if output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise click.BadParameter(
+            f"cannot write {output.suffix!r} files; use one of {', '.join(IMAGE_EXTENSIONS)}, "
+            "or a folder name without an extension",
+            param_hint="'-o'",
+        )
     if len(paths) != 1 or folders:
         raise click.BadParameter(
             "a file name needs exactly one input file; give a folder to write many outputs",
@@ -162,20 +181,14 @@ def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> 
     return Placement(spec.suffix(), extension, file=output)
 
 
-def run_filter(
-    spec: FilterSpec,
-    paths: Sequence[Path],
-    *,
-    output: Path | None,
-    overwrite: bool,
-    max_pixels: int | None,
-    workers: int | None,
-    walk: dict[str, Any],
-) -> None:
+def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
     """Plan, run and report one filter command; exits with the report's code."""
-    report = Report(verb="written")
-    placement = _placement(paths, output, spec)
-    sources = walk_inputs(paths, walk, report)
+    paths: Sequence[Path] = kw["paths"]
+    overwrite: bool = kw["overwrite"]
+    report = Report(verb="written", verbose=kw["verbose"])
+    placement = _placement(paths, kw["output"], spec)
+    away = [placement.folder] if placement.folder is not None else []
+    sources = walk_inputs(paths, kw, report, away_from=away)
     inputs = {_identity(source) for source in sources}
     claimed: set[Path] = set()
     todo: list[Path] = []
@@ -194,7 +207,11 @@ def run_filter(
         click.echo("error: no images found in the given paths", err=True)
         raise SystemExit(EXIT_FATAL)
     job = functools.partial(
-        filter_file, placement=placement, spec=spec, overwrite=overwrite, max_pixels=max_pixels
+        filter_file,
+        placement=placement,
+        spec=spec,
+        overwrite=overwrite,
+        max_pixels=kw["max_pixels"],
     )
     with progress(len(todo), "filtering") as bar:
 
@@ -205,7 +222,7 @@ def run_filter(
                 report.failure(record.path, record.error)
             bar.update(1)
 
-        run_batch(job, todo, workers=pool_size(workers, len(todo)), on_result=advance)
+        run_batch(job, todo, workers=pool_size(kw["workers"], len(todo)), on_result=advance)
     click.echo(report.summary(), err=True)
     raise SystemExit(report.exit_code)
 
@@ -253,10 +270,6 @@ def _common(func: Any) -> Any:
     return func
 
 
-def _walk(**kw: Any) -> dict[str, Any]:
-    return {k: kw[k] for k in ("recursive", "include", "exclude", "follow_symlinks")}
-
-
 def _finite_angle(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"must be a finite number of degrees; got {value}")
@@ -281,7 +294,7 @@ angle_option = click.option(
 def sobel_cmd(angle: float | None, ksize: str, **kw: Any) -> None:
     """Sobel gradient magnitude, or the signed derivative along --angle."""
     spec = FilterSpec("sobel", angle=angle, ksize=int(ksize), **_spec_kw(kw))
-    run_filter(spec, kw["paths"], **_run_kw(kw))
+    run_filter(spec, kw)
 
 
 @click.command("scharr")
@@ -290,7 +303,7 @@ def sobel_cmd(angle: float | None, ksize: str, **kw: Any) -> None:
 def scharr_cmd(angle: float | None, **kw: Any) -> None:
     """Scharr gradient magnitude, or the signed derivative along --angle."""
     spec = FilterSpec("scharr", angle=angle, **_spec_kw(kw))
-    run_filter(spec, kw["paths"], **_run_kw(kw))
+    run_filter(spec, kw)
 
 
 @click.command("laplacian")
@@ -299,7 +312,7 @@ def scharr_cmd(angle: float | None, **kw: Any) -> None:
 def laplacian_cmd(ksize: str, **kw: Any) -> None:
     """Signed Laplacian (as cv2.Laplacian, without saturation)."""
     spec = FilterSpec("laplacian", ksize=int(ksize), **_spec_kw(kw))
-    run_filter(spec, kw["paths"], **_run_kw(kw))
+    run_filter(spec, kw)
 
 
 @click.command("directional")
@@ -335,18 +348,8 @@ def directional_cmd(angle: float, kernel: str, ksize: int | None, sigma: float, 
     spec = FilterSpec(
         "directional", angle=angle, ksize=ksize, kernel=kernel, sigma=sigma, **_spec_kw(kw)
     )
-    run_filter(spec, kw["paths"], **_run_kw(kw))
+    run_filter(spec, kw)
 
 
 def _spec_kw(kw: dict[str, Any]) -> dict[str, Any]:
     return {"normalize": kw["normalize"], "display": kw["display"], "color": kw["color"]}
-
-
-def _run_kw(kw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "output": kw["output"],
-        "overwrite": kw["overwrite"],
-        "max_pixels": kw["max_pixels"],
-        "workers": kw["workers"],
-        "walk": _walk(**kw),
-    }

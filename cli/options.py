@@ -1,4 +1,4 @@
-"""Options shared by several commands, defined once (as pip-tools does)."""
+"""Options and input walking shared by several commands, defined once (as pip-tools does)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from edgegrad.io import iter_images
 from .report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
+WALK_KEYS = ("recursive", "include", "exclude", "follow_symlinks")
 
 
 def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -24,6 +25,21 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
     return apply
 
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["edgegrad.debug"] = True
+
+
+#: ``--debug`` works before or after the command name (ctx.meta is shared).
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Show tracebacks on errors.",
+)
 
 paths_argument = click.argument(
     "paths",
@@ -63,6 +79,8 @@ walk_options = _compose(
         default=None,
         help="Worker processes (default: one per CPU; 1 runs in-process).",
     ),
+    click.option("-v", "--verbose", is_flag=True, help="List every skipped file."),
+    debug_option,
 )
 
 max_pixels_option = click.option(
@@ -80,25 +98,39 @@ overwrite_option = click.option(
     help="Replace existing outputs (inputs are never overwritten).",
 )
 
-
-#: Names edgegrad gives its outputs: ``photo.sobel-a45.png``, ``photo.focus-map.png``.
+#: Names edgegrad gives its outputs: ``photo.sobel-a45-k5.png``, ``photo.focus-map.png``.
 OUTPUT_NAME = re.compile(
-    r"\.(sobel|scharr|laplacian|gaussian|focus-map)(-[\w.+-]*)?\.(png|npy|tiff?)$",
+    r"(\.(sobel|scharr|laplacian|gaussian)"
+    r"(-(a-?[0-9.e+-]+|k[0-9]+|s[0-9.e+-]+|n|color|abs|signed|normalize|raw))*"
+    r"\.(png|npy|tif|tiff)|\.focus-map\.png)$",
     re.IGNORECASE,
 )
 
 
-def walk_inputs(paths: Sequence[Path], walk: dict[str, Any], report: Report) -> list[Path]:
-    """Find the input images, leaving out edgegrad's own outputs found in folders.
+def walk_inputs(
+    paths: Sequence[Path],
+    kw: dict[str, Any],
+    report: Report,
+    *,
+    away_from: Sequence[Path] = (),
+) -> list[Path]:
+    """Find the input images named by ``paths`` with the walk options in ``kw``.
 
-    Without that, a rerun over a folder that holds earlier outputs next to the
-    photos would filter or score the outputs too. Files named explicitly are
-    always kept.
+    Files found in folders are left out when they are edgegrad's own earlier
+    outputs (by name) or lie under one of ``away_from`` (the run's output or
+    action folders), so a rerun never takes its outputs for inputs. Files named
+    explicitly are always kept.
     """
     named = {p for p in paths if not p.is_dir()}
+    fences = [f.resolve() for f in away_from]
     found = []
+    walk = {key: kw[key] for key in WALK_KEYS}
     for path in iter_images(paths, on_skip=report.skip, **walk):
-        if path not in named and OUTPUT_NAME.search(path.name):
+        if path in named:
+            found.append(path)
+        elif OUTPUT_NAME.search(path.name) or any(
+            path.resolve().is_relative_to(fence) for fence in fences
+        ):
             report.ignored += 1
         else:
             found.append(path)

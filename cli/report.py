@@ -1,4 +1,4 @@
-"""Per-run bookkeeping: counts, failure lines and the exit code.
+"""Per-run bookkeeping: counts, failure lines, progress and the exit code.
 
 Exit codes (DESIGN.md): 0 everything succeeded; 1 fatal error; 2 usage error
 (click's own); 3 some inputs failed and the rest were processed; 4
@@ -8,7 +8,7 @@ Exit codes (DESIGN.md): 0 everything succeeded; 1 fatal error; 2 usage error
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -16,24 +16,28 @@ from click._termui_impl import ProgressBar
 
 EXIT_OK = 0
 EXIT_FATAL = 1
-EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_FAIL_UNDER = 4
 
 #: Below this many inputs, work runs in-process: starting worker processes costs more.
-SMALL_BATCH = 4
+SMALL_BATCH = 16
 
 
 @dataclass
 class Report:
-    """Counts what a batch did and says so on stderr, as black's ``Report`` does."""
+    """Counts what a batch did and says so on stderr, as black's ``Report`` does.
+
+    Every failure gets one stderr line naming the file. Skips are only counted
+    unless ``verbose``: a resumed run over thousands of files would otherwise
+    print a line for each.
+    """
 
     verb: str = "done"
+    verbose: bool = False
     done: int = 0
     failed: int = 0
     skipped: int = 0
     ignored: int = 0
-    failures: list[tuple[Path, str]] = field(default_factory=list)
 
     def success(self) -> None:
         """Count one input processed."""
@@ -42,21 +46,22 @@ class Report:
     def failure(self, path: Path, reason: str) -> None:
         """Count one failed input and print one line naming it."""
         self.failed += 1
-        self.failures.append((path, reason))
-        click.echo(
-            f"error: {reason}" if str(path) in reason else f"error: {path}: {reason}", err=True
-        )
+        line = reason if str(path) in reason else f"{path}: {reason}"
+        click.echo(f"error: {line}", err=True)
 
     def skip(self, path: Path, reason: str) -> None:
-        """Count one input left alone, and say why."""
+        """Count one input left alone; say why with ``verbose``."""
         self.skipped += 1
-        click.echo(f"skipped: {path}: {reason}", err=True)
+        if self.verbose:
+            click.echo(f"skipped: {path}: {reason}", err=True)
 
     def summary(self) -> str:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
         line = f"{self.done} {self.verb}, {self.failed} failed, {self.skipped} skipped"
         if self.ignored:
             line += f", {self.ignored} earlier edgegrad outputs ignored"
+        if self.skipped and not self.verbose:
+            line += " (-v lists the skipped files)"
         return line
 
     @property

@@ -35,6 +35,7 @@ from edgegrad.io import (
 )
 
 from .options import (
+    debug_option,
     max_pixels_option,
     overwrite_option,
     paths_argument,
@@ -80,10 +81,12 @@ def score_file(
     center: float | None,
     working_size: int | None,
     max_pixels: int | None,
-    strict: bool,
+    allow_partial: bool,
 ) -> Scored:
     """Read one image and score it (one batch job)."""
-    loaded = read_image_checked(path, mode="color", max_pixels=max_pixels, allow_partial=not strict)
+    loaded = read_image_checked(
+        path, mode="color", max_pixels=max_pixels, allow_partial=allow_partial
+    )
     score = metrics.blur_score(
         loaded.array, method, roi=roi, center=center, working_size=working_size
     )
@@ -137,9 +140,18 @@ def _render(rows: list[Row], fmt: str) -> str:
         writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: "" if v is None else v for k, v in asdict(r).items()})
+            writer.writerow({k: _csv_cell(v) for k, v in asdict(r).items()})
         return buffer.getvalue()
     return _table(rows)
+
+
+def _csv_cell(value: object) -> object:
+    """Blank for null, ``true``/``false`` for booleans (as in the JSON output)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _table(rows: list[Row]) -> str:
@@ -234,9 +246,10 @@ def _table(rows: list[Row]) -> str:
     help="Exit 4 when any image is less sharp than T (autofocus check).",
 )
 @click.option(
-    "--strict",
+    "--allow-partial",
     is_flag=True,
-    help="Treat truncated or corrupt files as errors instead of scoring them with a warning.",
+    help="Score truncated or corrupt files that still decode (missing rows come out grey), "
+    "with a warning in the record, instead of reporting them as failed.",
 )
 @overwrite_option
 @max_pixels_option
@@ -264,9 +277,12 @@ def blur_score_cmd(**kw: Any) -> None:
     if kw["roi"] is not None and kw["center"] is not None:
         raise click.UsageError("give --roi or --center, not both")
     method: str = kw["method"]
-    report = Report(verb="scored")
-    walk = {k: kw[k] for k in ("recursive", "include", "exclude", "follow_symlinks")}
-    inputs = walk_inputs(kw["paths"], walk, report)
+    report = Report(verb="scored", verbose=kw["verbose"])
+    if kw["output"] is not None and kw["output"].exists() and not kw["overwrite"]:
+        raise click.BadParameter(
+            f"{kw['output']} exists; pass --overwrite to replace it", param_hint="'-o'"
+        )
+    inputs = walk_inputs(kw["paths"], kw, report, away_from=[dest for _, dest in actions])
     if not inputs and not report.skipped and not report.ignored:
         click.echo("error: no images found in the given paths", err=True)
         raise SystemExit(EXIT_FATAL)
@@ -277,7 +293,7 @@ def blur_score_cmd(**kw: Any) -> None:
         center=kw["center"],
         working_size=kw["working_size"],
         max_pixels=kw["max_pixels"],
-        strict=kw["strict"],
+        allow_partial=kw["allow_partial"],
     )
     with progress(len(inputs), "scoring") as bar:
         records = run_batch(
@@ -308,13 +324,16 @@ def blur_score_cmd(**kw: Any) -> None:
 
     blurry = [Path(row.path) for row in rows if row.blurry]
     if actions:
-        _act(blurry, *actions[0], dry_run=kw["dry_run"], report=report)
+        _act(blurry, *actions[0], roots=kw["paths"], dry_run=kw["dry_run"], report=report)
     summary = report.summary() + (f", {len(blurry)} blurry" if modes else "")
     click.echo(summary, err=True)
     if kw["fail_under"] is not None:
         floor = sharpness_key(kw["fail_under"], method)
-        if any(key < floor for key in sharpness.values()):
-            click.echo(f"fail-under: an image is less sharp than {kw['fail_under']:g}", err=True)
+        under = [row.path for row in rows if id(row) in sharpness and sharpness[id(row)] < floor]
+        if under:
+            side = "below" if metrics.SHARPER_IS_HIGHER[method] else "above"
+            for path in under:
+                click.echo(f"fail-under: {path} scores {side} {kw['fail_under']:g}", err=True)
             raise SystemExit(EXIT_FAIL_UNDER)
     raise SystemExit(report.exit_code)
 
@@ -335,17 +354,30 @@ def _act(
     action: TransferAction,
     destination: Path,
     *,
+    roots: Sequence[Path],
     dry_run: bool,
     report: Report,
 ) -> None:
-    """Move, copy or link each source into ``destination``, reporting every action."""
+    """Move, copy or link each source under ``destination``, reporting every action.
+
+    Files found in a folder keep their place below it (``photos/a/x.jpg`` goes
+    to ``DEST/a/x.jpg``), so same-named files from different folders do not
+    need renaming. A name already taken, on disk or earlier in this run (which
+    is what makes a dry run hand out the names the real run will), gets
+    ``-1``, ``-2``, ... instead of being overwritten.
+    """
     verb = {"move": "moved", "copy": "copied", "link": "linked"}[action]
+    folders = [r for r in roots if r.is_dir()]
+    given: set[Path] = set()
     for source in sources:
+        root = next((r for r in folders if source.is_relative_to(r)), source.parent)
+        folder = destination / source.parent.relative_to(root)
         try:
-            target = transfer(source, destination, action, dry_run=dry_run)
+            target = transfer(source, folder, action, dry_run=dry_run, taken=given)
         except EdgegradError as exc:
             report.failure(source, str(exc))
             continue
+        given.add(target)
         click.echo(f"{'would have ' if dry_run else ''}{verb} {source} -> {target}", err=True)
 
 
@@ -362,33 +394,27 @@ def _order(rows: list[Row], sharpness: dict[int, float], sort: str, best: int | 
 
 
 def render_focus_map(
-    image: npt.NDArray[Any], scores: npt.NDArray[np.float64], method: str
+    image: npt.NDArray[Any], scores: npt.NDArray[np.float64], tile: int, method: str
 ) -> npt.NDArray[np.uint8]:
-    """Overlay per-tile scores on the image as a colour map with a labelled scale bar."""
-    gray = metrics_gray(image)
+    """Overlay per-tile scores on the image as a colour map with a labelled scale bar.
+
+    Each pixel takes the colour of the tile :func:`edgegrad.sharpness_map`
+    scored it in (the last row and column of tiles absorb the remainder).
+    Colours follow ``log(1 + s - min)`` of the sharpness, since scores span
+    orders of magnitude between flat and detailed regions.
+    """
+    gray = np.clip(np.rint(metrics.luma(image)), 0, 255).astype(np.uint8)
     height, width = gray.shape
     sharp = scores if metrics.SHARPER_IS_HIGHER[method] else -scores
     lo, hi = float(sharp.min()), float(sharp.max())
     level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)
-    tiles = cv2.resize(
-        np.asarray(level * 255, np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
-    )
+    rows = np.minimum(np.arange(height) // tile, scores.shape[0] - 1)
+    cols = np.minimum(np.arange(width) // tile, scores.shape[1] - 1)
+    tiles = np.asarray(level[np.ix_(rows, cols)] * 255, np.uint8)
     colours = cv2.applyColorMap(tiles, cv2.COLORMAP_INFERNO)
     base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     overlay = cv2.addWeighted(base, 0.45, colours, 0.55, 0.0)
     return np.hstack([overlay, _scale_bar(height, lo, hi, method)])
-
-
-def metrics_gray(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
-    """Return an 8-bit gray version of ``image`` for display."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(
-            image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-        )
-    if image.dtype == np.uint8:
-        return image
-    scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 255.0
-    return np.asarray(np.clip(image * scale, 0, 255), np.uint8)
 
 
 def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np.uint8]:
@@ -421,6 +447,7 @@ def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np
 )
 @overwrite_option
 @max_pixels_option
+@debug_option
 def focus_map_cmd(
     image: Path,
     output: Path | None,
@@ -430,9 +457,13 @@ def focus_map_cmd(
     max_pixels: int | None,
 ) -> None:
     """Draw a per-tile sharpness heat map over IMAGE, with a scale bar."""
+    target = output or image.with_name(f"{image.stem}.focus-map.png")
+    if target.exists() and not overwrite:
+        raise click.BadParameter(
+            f"{target} exists; pass --overwrite to replace it", param_hint="'-o'"
+        )
     loaded = read_image_checked(image, mode="color", max_pixels=max_pixels)
     scores = metrics.sharpness_map(loaded.array, tile=tile, method=method)
-    picture = render_focus_map(loaded.array, scores, method)
-    target = output or image.with_name(f"{image.stem}.focus-map.png")
+    picture = render_focus_map(loaded.array, scores, tile, method)
     written = write_image(target, picture, overwrite=overwrite, protected=(image,))
     click.echo(f"wrote {written}", err=True)

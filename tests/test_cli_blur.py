@@ -184,10 +184,13 @@ def test_actions_lose_nothing(shots: Path, tmp_path: Path, action: str) -> None:
     assert dry.exit_code == 0, dry.stderr
     assert hashes(shots) == before
     assert sorted(p.name for p in dest.iterdir()) == ["d.png"]
-    assert dry.stderr.count("would have ") == 2
+    announced = sorted(line.split(" -> ")[1] for line in dry.stderr.splitlines() if " -> " in line)
+    assert len(announced) == 2
 
     result = run(*args)
     assert result.exit_code == 0, result.stderr
+    done = sorted(line.split(" -> ")[1] for line in result.stderr.splitlines() if " -> " in line)
+    assert done == announced
     assert (dest / "d.png").read_bytes() == b"an earlier file with the same name"
     arrived = sorted(p.name for p in dest.iterdir())
     assert arrived == ["b.png", "d-1.png", "d.png"]
@@ -218,7 +221,9 @@ def test_output_file_never_overwrites(shots: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     out.write_text("keep me", encoding="utf-8")
     result = run("blur-score", shots, "--format", "csv", "-o", out)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert "exists; pass --overwrite" in result.stderr
+    assert "scored" not in result.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
     assert run("blur-score", shots, "--format", "csv", "-o", out, "--overwrite").exit_code == 0
     assert out.read_text(encoding="utf-8").startswith("path,score,")
@@ -239,5 +244,104 @@ def test_focus_map(tmp_path: Path) -> None:
     # Both halves have the same mean gray; Inferno is brighter where sharper.
     assert overlay[:, :256].mean() > overlay[:, 256:].mean() + 40
     again = run("focus-map", source)
-    assert again.exit_code == 1
-    assert "exists" in again.stderr
+    assert again.exit_code == 2
+    assert "exists; pass --overwrite" in again.stderr
+
+
+def test_actions_keep_subfolders_and_never_rescan_the_destination(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    texture = np.random.default_rng(5).integers(0, 256, (64, 80), dtype=np.uint8)
+    for sub in ("a", "b"):
+        (photos / sub).mkdir(parents=True)
+        cv2.imwrite(str(photos / sub / "x.png"), disk_blur(texture, 6))
+        cv2.imwrite(str(photos / sub / "sharp.png"), texture)
+    dest = photos / "blurry"
+    args = ["blur-score", photos, "--threshold", "100", "--move-to", dest, "-j", "1"]
+    dry = run(*args, "--dry-run")
+    first = run(*args)
+    assert first.exit_code == 0, first.stderr
+    assert dry.stderr.replace("would have moved", "moved") == first.stderr
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.png")) == [
+        "a/x.png",
+        "b/x.png",
+    ]
+    again = run(*args)
+    assert again.exit_code == 0, again.stderr
+    assert " -> " not in again.stderr
+    assert "2 scored" in again.stderr
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.png")) == [
+        "a/x.png",
+        "b/x.png",
+    ]
+
+
+def test_truncated_files_fail_unless_allowed(shots: Path) -> None:
+    data = cv2.imencode(".jpg", cv2.imread(str(shots / "c.png")))[1].tobytes()
+    cut = shots / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    strict = run("blur-score", cut, "--format", "json")
+    assert strict.exit_code == 3
+    assert "cut.jpg" in strict.stderr
+    assert json.loads(strict.stdout)[0]["error"]
+    lenient = run("blur-score", cut, "--format", "json", "--allow-partial")
+    assert lenient.exit_code == 0, lenient.stderr
+    record = json.loads(lenient.stdout)[0]
+    assert record["score"] > 0
+    assert record["warning"]
+    assert record["error"] is None
+
+
+def test_fail_under_names_the_images_and_follows_the_method(shots: Path) -> None:
+    sharp = shots / "c.png"
+    blurry = shots / "d.png"
+    effect = {
+        Path(r["path"]).name: r["score"]
+        for r in json.loads(
+            run("blur-score", shots, "-m", "blur-effect", "--format", "json").stdout
+        )
+    }
+    cut = (effect["c.png"] + effect["d.png"]) / 2
+    tripped = run("blur-score", sharp, blurry, "-m", "blur-effect", "--fail-under", str(cut))
+    assert tripped.exit_code == 4
+    assert f"fail-under: {blurry} scores above" in tripped.stderr
+    assert str(sharp) not in tripped.stderr.split("fail-under")[1]
+    assert run("blur-score", sharp, "-m", "blur-effect", "--fail-under", str(cut)).exit_code == 0
+
+
+def test_working_size_and_walk_options(shots: Path) -> None:
+    plain = json.loads(run("blur-score", shots / "c.png", "--format", "json").stdout)
+    small = json.loads(
+        run("blur-score", shots / "c.png", "--working-size", "8000", "--format", "json").stdout
+    )
+    gray = cv2.imread(str(shots / "c.png"), cv2.IMREAD_GRAYSCALE)
+    assert small[0]["score"] == pytest.approx(edgegrad.blur_score(gray, working_size=8000))
+    assert small[0]["score"] < plain[0]["score"]
+    names = {
+        Path(r["path"]).name
+        for r in json.loads(
+            run("blur-score", shots, "--no-recursive", "--exclude", "a*", "--format", "json").stdout
+        )
+    }
+    assert names == {"b.png", "c.png", "d.png"}
+    only = run("blur-score", shots, "--include", "day2/*", "--format", "json")
+    assert [Path(r["path"]).name for r in json.loads(only.stdout)] == ["e.png"]
+
+
+def test_csv_booleans_match_json(shots: Path) -> None:
+    text = run("blur-score", shots, "--format", "csv", "--percentile", "50").stdout
+    assert {row["blurry"] for row in csv.DictReader(io.StringIO(text))} == {"true", "false"}
+
+
+def test_focus_map_handles_float64_colour_and_aligns_tiles(tmp_path: Path) -> None:
+    image = np.zeros((70, 150, 3))
+    image[:, 128:] = np.random.default_rng(1).random((70, 22, 3))
+    source = tmp_path / "f64.tif"
+    assert cv2.imwrite(str(source), image)  # a float64 TIFF
+    result = run("focus-map", source, "--tile", "64", "-o", tmp_path / "map.png")
+    assert result.exit_code == 0, result.stderr
+    picture = cv2.imread(str(tmp_path / "map.png")).astype(int)
+    # Tiles are columns 0-63 and 64-149 (the last absorbs the rest): one colour each.
+    overlay = picture[:, :150]
+    first, last = overlay[:, :64], overlay[:, 64:128]
+    assert (np.abs(first - first[0, 0]).max(), np.abs(last - last[0, 0]).max()) == (0, 0)
+    assert np.abs(first[0, 0] - last[0, 0]).max() > 50

@@ -103,8 +103,10 @@ def test_existing_output_is_kept_without_overwrite(photo: Path) -> None:
     result = run("sobel", photo)
     assert result.exit_code == 0
     assert out.read_bytes() == b"precious"
-    assert "exists (use --overwrite" in result.stderr
-    assert "0 written, 0 failed, 1 skipped" in result.stderr
+    assert "0 written, 0 failed, 1 skipped (-v lists the skipped files)" in result.stderr
+    listed = run("sobel", photo, "-v")
+    assert f"skipped: {photo}: output {out} exists (use --overwrite" in listed.stderr
+    assert out.read_bytes() == b"precious"
     result = run("sobel", "--overwrite", photo)
     assert result.exit_code == 0, result.stderr
     assert read_gray(out).shape == read_gray(photo).shape
@@ -210,3 +212,42 @@ def test_rerun_in_place_ignores_earlier_outputs(tmp_path: Path, photo: Path) -> 
     named = run("scharr", folder / "one.sobel-a45.png")
     assert named.exit_code == 0, named.stderr
     assert (folder / "one.sobel-a45.scharr.png").is_file()
+
+
+def test_sixteen_bit_and_float_inputs_look_like_eight_bit(tmp_path: Path, photo: Path) -> None:
+    gray = read_gray(photo)
+    (tmp_path / "u16.png").write_bytes(cv2.imencode(".png", gray.astype(np.uint16) * 257)[1])
+    assert cv2.imwrite(str(tmp_path / "f32.tif"), gray.astype(np.float32) / 255)
+    for name in ("u16.png", "f32.tif"):
+        assert run("sobel", tmp_path / name, "-o", tmp_path / "out").exit_code == 0
+    assert run("sobel", photo, "-o", tmp_path / "out").exit_code == 0
+    eight = read_gray(tmp_path / "out" / "photo.sobel.png").astype(int)
+    for name in ("u16.sobel.png", "f32.sobel.png"):
+        other = read_gray(tmp_path / "out" / name).astype(int)
+        assert np.abs(other - eight).max() <= 1, name
+
+
+def test_output_extension_must_be_writable(photo: Path, tmp_path: Path) -> None:
+    result = run("sobel", photo, "-o", tmp_path / "out.gif")
+    assert result.exit_code == 2
+    assert "cannot write '.gif' files" in result.stderr
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_debug_also_works_after_the_command(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("edgegrad_cli.filter_cmds.run_batch", explode)
+    assert isinstance(run("sobel", photo, "--debug").exception, RuntimeError)
+
+
+def test_output_folder_inside_the_input_is_not_read_back(tmp_path: Path, photo: Path) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    (folder / "one.png").write_bytes(photo.read_bytes())
+    for _ in range(2):
+        result = run("scharr", folder, "-o", folder / "edges", "--display", "normalize")
+        assert result.exit_code == 0, result.stderr
+    assert "0 written, 0 failed, 1 skipped, 1 earlier edgegrad outputs ignored" in result.stderr
+    assert sorted(p.name for p in (folder / "edges").iterdir()) == ["one.scharr-normalize.png"]
