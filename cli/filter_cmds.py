@@ -31,7 +31,7 @@ from .options import (
     walk_inputs,
     walk_options,
 )
-from .report import EXIT_FATAL, Report, pool_size, progress
+from .report import EXIT_FATAL, Report, pool_plan, progress
 
 DISPLAYS = ("abs", "signed", "normalize", "raw")
 RAW_EXTENSIONS = (".npy", ".tif", ".tiff")
@@ -222,7 +222,8 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
                 report.failure(record.path, record.error)
             bar.update(1)
 
-        run_batch(job, todo, workers=pool_size(kw["workers"], len(todo)), on_result=advance)
+        workers, chunksize = pool_plan(kw["workers"], len(todo))
+        run_batch(job, todo, workers=workers, chunksize=chunksize, on_result=advance)
     click.echo(report.summary(), err=True)
     raise SystemExit(report.exit_code)
 

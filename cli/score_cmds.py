@@ -42,7 +42,7 @@ from .options import (
     walk_inputs,
     walk_options,
 )
-from .report import EXIT_FAIL_UNDER, EXIT_FATAL, Report, pool_size, progress
+from .report import EXIT_FAIL_UNDER, EXIT_FATAL, Report, pool_plan, progress
 
 FORMATS = ("table", "csv", "jsonl", "json")
 ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
@@ -295,11 +295,13 @@ def blur_score_cmd(**kw: Any) -> None:
         max_pixels=kw["max_pixels"],
         allow_partial=kw["allow_partial"],
     )
+    workers, chunksize = pool_plan(kw["workers"], len(inputs))
     with progress(len(inputs), "scoring") as bar:
         records = run_batch(
             job,
             inputs,
-            workers=pool_size(kw["workers"], len(inputs)),
+            workers=workers,
+            chunksize=chunksize,
             on_result=lambda _: bar.update(1),
         )
     rows = [_row(record, method, report) for record in records]

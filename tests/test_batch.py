@@ -114,7 +114,8 @@ def test_on_result_is_called_in_input_order() -> None:
     assert len(records) == 25
 
 
-def test_inputs_are_consumed_through_a_bounded_window() -> None:
+@pytest.mark.parametrize("chunksize", [1, 3])
+def test_inputs_are_consumed_through_a_bounded_window(chunksize: int) -> None:
     pulled: list[int] = []
 
     def inputs() -> Iterator[Path]:
@@ -124,15 +125,23 @@ def test_inputs_are_consumed_through_a_bounded_window() -> None:
 
     in_flight_at_first_result: list[int] = []
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        run_batch(
+        records = run_batch(
             fail_on_odd,
             inputs(),
             workers=2,
             executor=pool,
+            chunksize=chunksize,
             on_result=lambda r: in_flight_at_first_result.append(len(pulled)),
         )
-    assert in_flight_at_first_result[0] <= 2 * 4 + 1
+    # At most 2 workers x 4 chunks in flight, plus the chunk being assembled.
+    assert in_flight_at_first_result[0] <= (2 * 4 + 1) * chunksize
     assert len(pulled) == 100
+    assert [r.path for r in records] == numbered(100)
+
+
+def test_chunksize_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="chunksize must be a positive integer"):
+        run_batch(fail_on_odd, numbered(2), workers=2, chunksize=0)
 
 
 def test_keyboard_interrupt_cancels_and_propagates() -> None:
