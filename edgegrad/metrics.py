@@ -916,7 +916,9 @@ def _lapv(gray: FloatImage, ksize: int = 1) -> float:
 def _teng(gray: FloatImage, ksize: int = 3) -> float:
     if _is_flat(gray):
         return 0.0
-    return float(_sobel_squared(gray, ksize).mean())
+    gx = _float64(cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=ksize))
+    gy = _float64(cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=ksize))
+    return float(np.vdot(gx, gx) + np.vdot(gy, gy)) / gx.size
 
 
 def _lapm(gray: FloatImage) -> float:
