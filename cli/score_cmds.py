@@ -163,7 +163,7 @@ def _table(rows: list[Row]) -> str:
         score = "-" if r.score is None else f"{r.score:.{digits}f}"
         size = "-" if r.width is None else f"{r.width}x{r.height}"
         flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
-        note = r.error or r.warning or ""
+        note = (r.error or r.warning or "").removeprefix(f"{r.path}: ")
         lines.append([str(i), score, size, *flag, r.path, note])
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
     numeric = {0, 1, 2}

@@ -351,7 +351,8 @@ def read_image_checked(
                 path,
                 f"header declares {probe.width}x{probe.height} = "
                 f"{probe.width * probe.height:,} pixels, above the limit of {limit:,} "
-                f"(raise max_pixels or {MAX_PIXELS_ENV} to read it)",
+                f"(raise max_pixels, --max-pixels on the command line, or {MAX_PIXELS_ENV} "
+                "to read it)",
             )
         if probe.problem is not None and not (allow_partial and probe.partial_ok):
             raise _NotAnImageError(probe.problem)

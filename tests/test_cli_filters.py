@@ -251,3 +251,26 @@ def test_output_folder_inside_the_input_is_not_read_back(tmp_path: Path, photo: 
         assert result.exit_code == 0, result.stderr
     assert "0 written, 0 failed, 1 skipped, 1 earlier edgegrad outputs ignored" in result.stderr
     assert sorted(p.name for p in (folder / "edges").iterdir()) == ["one.scharr-normalize.png"]
+
+
+def test_color_filters_each_channel(
+    tmp_path: Path, sample: Callable[..., npt.NDArray[Any]]
+) -> None:
+    source = tmp_path / "coffee.png"
+    bgr = sample("coffee.png")[:80, :120]
+    cv2.imwrite(str(source), bgr)
+    result = run("sobel", "--angle", "30", "--color", "--display", "raw", source)
+    assert result.exit_code == 0, result.stderr
+    raw = np.load(tmp_path / "coffee.sobel-a30-color-raw.npy")
+    assert raw.shape == bgr.shape
+    np.testing.assert_array_equal(raw, edgegrad.directional(bgr, 30))
+
+
+def test_max_pixels_refuses_large_images(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run("sobel", photo, "--max-pixels", "100")
+    assert result.exit_code == 3
+    assert str(photo) in result.stderr
+    assert "max" in result.stderr.lower()
+    monkeypatch.setenv("EDGEGRAD_MAX_PIXELS", "100")
+    assert run("blur-score", photo).exit_code == 3
+    assert run("blur-score", photo, "--max-pixels", "1000000").exit_code == 0
