@@ -31,7 +31,7 @@ from .options import (
     walk_inputs,
     walk_options,
 )
-from .report import EXIT_FATAL, Report, pool_plan, progress
+from .report import Report, pool_plan, progress
 
 DISPLAYS = ("abs", "signed", "normalize", "raw")
 RAW_EXTENSIONS = (".npy", ".tif", ".tiff")
@@ -203,9 +203,6 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
         else:
             claimed.add(target)
             todo.append(source)
-    if not sources and not report.skipped and not report.ignored:
-        click.echo("error: no images found in the given paths", err=True)
-        raise SystemExit(EXIT_FATAL)
     job = functools.partial(
         filter_file,
         placement=placement,

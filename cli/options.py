@@ -11,7 +11,7 @@ import click
 
 from edgegrad.io import iter_images
 
-from .report import Report
+from .report import EXIT_FATAL, Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 WALK_KEYS = ("recursive", "include", "exclude", "follow_symlinks")
@@ -119,7 +119,8 @@ def walk_inputs(
     Files found in folders are left out when they are edgegrad's own earlier
     outputs (by name) or lie under one of ``away_from`` (the run's output or
     action folders), so a rerun never takes its outputs for inputs. Files named
-    explicitly are always kept.
+    explicitly are always kept. Exits with code 1 when the paths hold nothing
+    to look at.
     """
     named = {p for p in paths if not p.is_dir()}
     fences = [f.resolve() for f in away_from]
@@ -134,4 +135,7 @@ def walk_inputs(
             report.ignored += 1
         else:
             found.append(path)
+    if not found and not report.skipped and not report.ignored:
+        click.echo("error: no images found in the given paths", err=True)
+        raise SystemExit(EXIT_FATAL)
     return found

@@ -42,7 +42,7 @@ from .options import (
     walk_inputs,
     walk_options,
 )
-from .report import EXIT_FAIL_UNDER, EXIT_FATAL, Report, pool_plan, progress
+from .report import EXIT_FAIL_UNDER, Report, pool_plan, progress
 
 FORMATS = ("table", "csv", "jsonl", "json")
 ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
@@ -283,9 +283,6 @@ def blur_score_cmd(**kw: Any) -> None:
             f"{kw['output']} exists; pass --overwrite to replace it", param_hint="'-o'"
         )
     inputs = walk_inputs(kw["paths"], kw, report, away_from=[dest for _, dest in actions])
-    if not inputs and not report.skipped and not report.ignored:
-        click.echo("error: no images found in the given paths", err=True)
-        raise SystemExit(EXIT_FATAL)
     job = functools.partial(
         score_file,
         method=method,

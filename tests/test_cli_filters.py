@@ -274,3 +274,11 @@ def test_max_pixels_refuses_large_images(photo: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("EDGEGRAD_MAX_PIXELS", "100")
     assert run("blur-score", photo).exit_code == 3
     assert run("blur-score", photo, "--max-pixels", "1000000").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["sobel", "blur-score"])
+def test_an_empty_folder_is_a_fatal_error(tmp_path: Path, command: str) -> None:
+    (tmp_path / "notes.txt").write_text("no images here", encoding="utf-8")
+    result = run(command, tmp_path)
+    assert result.exit_code == 1
+    assert "no images found" in result.stderr
