@@ -13,6 +13,7 @@ from edgegrad.errors import (
     ImageTooLargeError,
     ImageWriteError,
     OutputExistsError,
+    PartialImageWarning,
 )
 from edgegrad.filters import directional, gradient, laplacian, orientation, scharr, sobel, to_uint8
 from edgegrad.kernels import derivative_kernels, directional_kernel, laplacian_kernel
@@ -36,6 +37,7 @@ __all__ = [
     "ImageTooLargeError",
     "ImageWriteError",
     "OutputExistsError",
+    "PartialImageWarning",
     "__version__",
     "blur_effect",
     "blur_score",
