@@ -34,7 +34,7 @@ def load_sample(name: str, flags: int = cv2.IMREAD_UNCHANGED) -> npt.NDArray[Any
     return image
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def sample() -> Callable[..., npt.NDArray[Any]]:
     """Return :func:`load_sample`."""
     return load_sample
