@@ -1001,7 +1001,7 @@ def write_image(
         raise ValueError(f"array is empty; got shape {array.shape}")
     _check_format(target, suffix, array)
     _check_target(target, overwrite, protected)
-    return _write_atomically(target, _serializer(target, suffix, array))
+    return _write_atomically(target, _serializer(target, suffix, array), overwrite=overwrite)
 
 
 def write_text(
@@ -1042,12 +1042,20 @@ def write_text(
     """
     target = Path(path)
     _check_target(target, overwrite, protected)
-    data = text.encode("utf-8")
-    return _write_atomically(target, lambda file: file.write(data))
+    # surrogateescape writes undecodable bytes of file names back as they were.
+    data = text.encode("utf-8", "surrogateescape")
+    return _write_atomically(target, lambda file: file.write(data), overwrite=overwrite)
 
 
-def _write_atomically(target: Path, write: Callable[[BinaryIO], Any]) -> Path:
-    """Write through a hidden temporary file in the target's folder, then rename."""
+def _write_atomically(
+    target: Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True
+) -> Path:
+    """Write through a hidden temporary file in the target's folder, then rename.
+
+    Without ``overwrite`` the temporary file is hard-linked into place, which
+    fails if the name exists, so a file that appeared after the caller's check
+    is not replaced either (a rename would replace it silently).
+    """
     temporary = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
@@ -1061,15 +1069,35 @@ def _write_atomically(target: Path, write: Callable[[BinaryIO], Any]) -> Path:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, target)
+        if overwrite or not _link_into_place(temporary, target):
+            os.replace(temporary, target)
         replaced = True
+    except FileExistsError:
+        raise OutputExistsError(target, "already exists (it appeared during the write)") from None
     except OSError as error:
         raise ImageWriteError(target, _os_reason(error)) from None
     finally:
-        if not replaced:
+        if not replaced or temporary.exists():
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
     return target
+
+
+def _link_into_place(temporary: Path, target: Path) -> bool:
+    """Hard-link ``temporary`` to ``target`` unless the name exists.
+
+    Returns ``False`` where the file system has no hard links, so the caller
+    falls back to a rename; raises ``FileExistsError`` if the name is taken.
+    """
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            return False
+        raise
+    return True
 
 
 def _check_format(target: Path, suffix: str, array: npt.NDArray[Any]) -> None:
@@ -1272,6 +1300,7 @@ def iter_images(
     exclude: Iterable[str] = (),
     follow_symlinks: bool = False,
     on_skip: Callable[[Path, str], None] | None = None,
+    on_error: Callable[[Path, str], None] | None = None,
 ) -> Iterator[Path]:
     """Yield the image files named by, or found under, ``paths``.
 
@@ -1284,7 +1313,8 @@ def iter_images(
         directly inside each named folder.
     include : iterable of str, optional
         :mod:`fnmatch` globs; when given, a file is kept only if one matches its
-        path relative to the walked folder (``/``-separated) or its name.
+        path relative to the walked folder (``/``-separated) or its name. Like
+        extensions, globs ignore case (``*.jpg`` matches ``IMG_1.JPG``).
     exclude : iterable of str, optional
         Globs matched the same way; a matching file is dropped, and a matching
         sub-folder is not entered.
@@ -1293,10 +1323,14 @@ def iter_images(
         entered twice, so links to ``.`` or ``..`` cannot loop.
     on_skip : callable, optional
         Called as ``on_skip(path, reason)`` for an entry that looks like an
-        image (image extension, passes the globs) but cannot be yielded: a
-        dangling link, a link loop, a non-regular file, a duplicate of a file
-        already yielded; and for a folder that is not entered: a link not
-        followed, one already visited, or one that cannot be listed.
+        image (image extension, passes the globs) but is left out on purpose:
+        a non-regular file, a duplicate of a file already yielded; and for a
+        folder that is not entered: a link not followed, or one already
+        visited.
+    on_error : callable, optional
+        Called as ``on_error(path, reason)`` for what cannot be read: a folder
+        that cannot be listed, an image entry whose status cannot be read (no
+        permission, a dangling link, a link loop). Default: ``on_skip``.
 
     Returns
     -------
@@ -1341,6 +1375,7 @@ def iter_images(
         exclude=(exclude,) if isinstance(exclude, str) else tuple(exclude),
         follow_symlinks=follow_symlinks,
         on_skip=on_skip or (lambda path, reason: None),
+        on_error=on_error or on_skip or (lambda path, reason: None),
     )
     return walk.run(roots)
 
@@ -1356,12 +1391,14 @@ class _Walk:
         exclude: tuple[str, ...],
         follow_symlinks: bool,
         on_skip: Callable[[Path, str], None],
+        on_error: Callable[[Path, str], None],
     ) -> None:
         self.recursive = recursive
         self.include = include
         self.exclude = exclude
         self.follow_symlinks = follow_symlinks
         self.skip = on_skip
+        self.error = on_error
         self.extensions = image_extensions()
         self.seen_files: set[tuple[int, int]] = set()
         self.seen_folders: set[tuple[int, int]] = set()
@@ -1398,7 +1435,7 @@ class _Walk:
                 if candidate:
                     dangling = isinstance(error, FileNotFoundError) and entry.is_symlink()
                     reason = "is a dangling symbolic link" if dangling else _os_reason(error)
-                    self.skip(path, reason)
+                    self.error(path, reason)
                 continue
             if stat.S_ISDIR(target.st_mode):
                 if not self.recursive:
@@ -1426,7 +1463,7 @@ class _Walk:
             with os.scandir(folder) as entries:
                 return sorted(entries, key=lambda entry: entry.name)
         except OSError as error:
-            self.skip(folder, f"cannot list folder: {_os_reason(error)}")
+            self.error(folder, f"cannot list folder: {_os_reason(error)}")
             return []
 
     def _first_time(self, path: Path, info: os.stat_result) -> bool:
@@ -1444,4 +1481,8 @@ class _Walk:
 
     @staticmethod
     def _matches(patterns: tuple[str, ...], relative: str, name: str) -> bool:
-        return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
+        relative, name = relative.lower(), name.lower()
+        return any(
+            fnmatch.fnmatchcase(relative, p.lower()) or fnmatch.fnmatchcase(name, p.lower())
+            for p in patterns
+        )

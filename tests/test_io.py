@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import stat
 import struct
 import sys
@@ -633,12 +634,35 @@ def test_keyboard_interrupt_during_write_leaves_no_temp(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        write_image(tmp_path / f"out{suffix}", np.zeros((4, 4), np.uint8))
-    assert len(seen) == 1
-    assert seen[0].startswith(".out.")
-    assert seen[0].endswith(f".tmp{suffix}")
+    monkeypatch.setattr(os, "link", interrupted)
+    for overwrite in (False, True):
+        with pytest.raises(KeyboardInterrupt):
+            write_image(tmp_path / f"out{suffix}", np.zeros((4, 4), np.uint8), overwrite=overwrite)
+    assert len(seen) == 2
+    assert all(name.startswith(".out.") and name.endswith(f".tmp{suffix}") for name in seen)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_appearing_during_the_write_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.png"
+    real_serializer = eio._serializer
+
+    def racing(*args: Any) -> Any:
+        write = real_serializer(*args)
+
+        def write_then_race(file: Any) -> Any:
+            target.write_bytes(b"written by someone else meanwhile")
+            return write(file)
+
+        return write_then_race
+
+    monkeypatch.setattr(eio, "_serializer", racing)
+    with pytest.raises(OutputExistsError, match="appeared during the write"):
+        write_image(target, np.zeros((4, 4), np.uint8))
+    assert target.read_bytes() == b"written by someone else meanwhile"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
 # --- write_text and transfer -----------------------------------------------------------
@@ -701,6 +725,26 @@ def test_transfer_move_across_file_systems_copies_then_unlinks(
     assert target.read_bytes() == b"x"
     assert target.stat().st_mtime == 1_000_000
     assert not source.exists()
+
+
+@pytest.mark.parametrize("action", ["move", "copy"])
+def test_a_bad_copy_is_removed_and_the_source_kept(
+    action: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cross_device(source: object, target: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    def corrupting(source: Any, target: Any) -> None:
+        target.write(source.read()[:-1] + b"?")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    monkeypatch.setattr(shutil, "copyfileobj", corrupting)
+    source = tmp_path / "a.png"
+    source.write_bytes(b"precious")
+    with pytest.raises(ImageWriteError, match="differs from the original"):
+        transfer(source, tmp_path / "out", action)  # type: ignore[arg-type]
+    assert source.read_bytes() == b"precious"
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 # --- iter_images ------------------------------------------------------------------------
