@@ -210,8 +210,20 @@ def _chunks(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
 
 
 def _attempt_all(job: Callable[[Path], T], paths: list[Path]) -> list[_Outcome[T]]:
-    """Run the job on each path of a chunk (runs in the worker)."""
-    return [_attempt(job, path) for path in paths]
+    """Run the job on each path of a chunk (runs in the worker).
+
+    A result that cannot be pickled back becomes that input's own error, so it
+    does not fail the rest of its chunk.
+    """
+    outcomes = []
+    for path in paths:
+        outcome = _attempt(job, path)
+        try:
+            pickle.dumps(outcome)
+        except Exception as error:
+            outcome = (None, f"result cannot be sent back from the worker: {_describe(error)}")
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _attempt(job: Callable[[Path], T], path: Path) -> _Outcome[T]:

@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +206,14 @@ def test_record_is_frozen() -> None:
     record = Record(Path("a.png"), 1, None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.result = 2
+
+
+def lock_for_three(path: Path) -> object:
+    """A result that cannot be pickled back from a worker, for input 3 only."""
+    return threading.Lock() if path.stem == "3" else path.stem
+
+
+def test_an_unpicklable_result_fails_only_its_own_input() -> None:
+    records = run_batch(lock_for_three, numbered(8), workers=2, chunksize=8)
+    assert [r.ok for r in records] == [True, True, True, False, True, True, True, True]
+    assert "cannot be sent back from the worker" in (records[3].error or "")
