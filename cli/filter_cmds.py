@@ -194,14 +194,15 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
     todo: list[Path] = []
     for source in sources:
         target = placement.target(source)
+        if target in claimed:
+            report.failure(source, f"output {target} is also the output of another input")
+            continue
+        claimed.add(target)
         if target.exists() and _identity(target) in inputs:
             report.failure(source, f"output {target} is an input of this run; not overwritten")
         elif target.exists() and not overwrite:
             report.skip(source, f"output {target} exists (use --overwrite to replace it)")
-        elif target in claimed:
-            report.failure(source, f"output {target} is also the output of another input")
         else:
-            claimed.add(target)
             todo.append(source)
     job = functools.partial(
         filter_file,

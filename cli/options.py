@@ -117,16 +117,24 @@ def walk_inputs(
     """Find the input images named by ``paths`` with the walk options in ``kw``.
 
     Files found in folders are left out when they are edgegrad's own earlier
-    outputs (by name) or lie under one of ``away_from`` (the run's output or
-    action folders), so a rerun never takes its outputs for inputs. Files named
-    explicitly are always kept. Exits with code 1 when the paths hold nothing
-    to look at.
+    outputs (by name) or lie in one of ``away_from`` (the run's output or
+    action folders) below a walked folder, so a rerun never takes its outputs
+    for inputs. An ``away_from`` folder that is a walked folder or holds one
+    (``-o .``) fences nothing, since everything is below it. Files named
+    explicitly are always kept. Folders that cannot be listed and files that
+    cannot be read count as failures. Exits with code 1 when the paths hold
+    nothing to look at.
     """
     named = {p for p in paths if not p.is_dir()}
-    fences = [f.resolve() for f in away_from]
+    walked = [p.resolve() for p in paths if p.is_dir()]
+    fences = [
+        fence
+        for fence in (f.resolve() for f in away_from)
+        if not any(root.is_relative_to(fence) for root in walked)
+    ]
     found = []
     walk = {key: kw[key] for key in WALK_KEYS}
-    for path in iter_images(paths, on_skip=report.skip, **walk):
+    for path in iter_images(paths, on_skip=report.skip, on_error=report.failure, **walk):
         if path in named:
             found.append(path)
         elif OUTPUT_NAME.search(path.name) or any(
@@ -135,7 +143,7 @@ def walk_inputs(
             report.ignored += 1
         else:
             found.append(path)
-    if not found and not report.skipped and not report.ignored:
+    if not found and not report.skipped and not report.ignored and not report.failed:
         click.echo("error: no images found in the given paths", err=True)
         raise SystemExit(EXIT_FATAL)
     return found

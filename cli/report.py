@@ -60,7 +60,7 @@ class Report:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
         line = f"{self.done} {self.verb}, {self.failed} failed, {self.skipped} skipped"
         if self.ignored:
-            line += f", {self.ignored} earlier edgegrad outputs ignored"
+            line += f", {self.ignored} earlier outputs ignored"
         if self.skipped and not self.verbose:
             line += " (-v lists the skipped files)"
         return line

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,57 @@ def test_focus_map_handles_float64_colour_and_aligns_tiles(tmp_path: Path) -> No
     first, last = overlay[:, :64], overlay[:, 64:128]
     assert (np.abs(first - first[0, 0]).max(), np.abs(last - last[0, 0]).max()) == (0, 0)
     assert np.abs(first[0, 0] - last[0, 0]).max() > 50
+
+
+def test_dry_run_names_match_for_same_named_files(tmp_path: Path) -> None:
+    texture = np.random.default_rng(6).integers(0, 256, (40, 50), dtype=np.uint8)
+    files = []
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "x.png"), disk_blur(texture, 5))
+        files.append(tmp_path / sub / "x.png")
+    dest = tmp_path / "D"
+    args = ["blur-score", *files, "--threshold", "1e9", "--copy-to", dest]
+    dry = run(*args, "--dry-run")
+    real = run(*args)
+    assert real.exit_code == 0, real.stderr
+    assert dry.stderr.replace("would have copied", "copied") == real.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["x-1.png", "x.png"]
+
+
+def test_an_output_folder_holding_the_inputs_fences_nothing(
+    shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(shots.parent)
+    result = run("blur-score", "shots", "--threshold", "0", "--move-to", ".", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5
+    filtered = run("sobel", "shots", "-o", ".", "-j", "1")
+    assert filtered.exit_code == 0, filtered.stderr
+    assert "5 written, 0 failed, 0 skipped" in filtered.stderr
+
+
+def test_unreadable_entries_count_as_failures(shots: Path) -> None:
+    (shots / "gone.png").symlink_to(shots / "missing.png")
+    result = run("blur-score", shots, "--fail-under", "0")
+    assert result.exit_code == 3
+    assert "gone.png" in result.stderr
+    assert "5 scored, 1 failed" in result.stderr
+
+
+def test_include_ignores_case(shots: Path) -> None:
+    (shots / "c.png").rename(shots / "C.PNG")
+    result = run("blur-score", shots, "--include", "*.png", "--format", "json")
+    assert len(json.loads(result.stdout)) == 5
+
+
+def test_non_utf8_names_survive_the_report(tmp_path: Path, shots: Path) -> None:
+    odd = os.fsencode(shots) + b"/odd\xff.png"
+    os.rename(shots / "c.png", odd)
+    out = tmp_path / "scores.json"
+    result = run("blur-score", shots, "-o", out, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert odd in [
+        os.fsencode(r["path"])
+        for r in json.loads(out.read_bytes().decode("utf-8", "surrogateescape"))
+    ]

@@ -198,9 +198,9 @@ def test_rerun_in_place_ignores_earlier_outputs(tmp_path: Path, photo: Path) -> 
     assert "2 written, 0 failed, 0 skipped" in first.stderr
     again = run("sobel", "--angle", "45", folder, "-j", "1")
     assert again.exit_code == 0, again.stderr
-    assert "0 written, 0 failed, 2 skipped, 2 earlier edgegrad outputs ignored" in again.stderr
+    assert "0 written, 0 failed, 2 skipped, 2 earlier outputs ignored" in again.stderr
     other = run("laplacian", folder, "-j", "1")
-    assert "2 written, 0 failed, 0 skipped, 2 earlier edgegrad outputs ignored" in other.stderr
+    assert "2 written, 0 failed, 0 skipped, 2 earlier outputs ignored" in other.stderr
     assert sorted(p.name for p in folder.iterdir()) == [
         "one.laplacian.png",
         "one.png",
@@ -249,7 +249,7 @@ def test_output_folder_inside_the_input_is_not_read_back(tmp_path: Path, photo: 
     for _ in range(2):
         result = run("scharr", folder, "-o", folder / "edges", "--display", "normalize")
         assert result.exit_code == 0, result.stderr
-    assert "0 written, 0 failed, 1 skipped, 1 earlier edgegrad outputs ignored" in result.stderr
+    assert "0 written, 0 failed, 1 skipped, 1 earlier outputs ignored" in result.stderr
     assert sorted(p.name for p in (folder / "edges").iterdir()) == ["one.scharr-normalize.png"]
 
 
@@ -282,3 +282,14 @@ def test_an_empty_folder_is_a_fatal_error(tmp_path: Path, command: str) -> None:
     result = run(command, tmp_path)
     assert result.exit_code == 1
     assert "no images found" in result.stderr
+
+
+def test_output_collisions_are_reported_on_every_run(tmp_path: Path, photo: Path) -> None:
+    folder = tmp_path / "clash"
+    folder.mkdir()
+    (folder / "x.png").write_bytes(photo.read_bytes())
+    cv2.imwrite(str(folder / "x.JPG"), read_gray(photo))
+    for _ in range(2):
+        result = run("sobel", folder, "-j", "1")
+        assert result.exit_code == 3
+        assert "is also the output of another input" in result.stderr

@@ -1,0 +1,30 @@
+"""The CLI's bookkeeping: pool sizing and the summary line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edgegrad_cli.report import SMALL_BATCH, Report, pool_plan
+
+
+def test_pool_plan() -> None:
+    assert pool_plan(None, SMALL_BATCH - 1) == (1, 1)
+    assert pool_plan(3, 5) == (3, 1)
+    assert pool_plan(2, 2000) == (2, 32)
+    assert pool_plan(2, 320) == (2, 10)
+    cpus = os.cpu_count() or 1
+    assert pool_plan(None, 1000) == (None, max(1, min(32, 1000 // (cpus * 16))))
+
+
+def test_summary_and_exit_code() -> None:
+    report = Report(verb="scored")
+    report.success()
+    report.skip(Path("a.png"), "duplicate")
+    assert report.exit_code == 0
+    report.failure(Path("b.png"), "b.png: broken")
+    report.ignored = 2
+    assert report.summary() == (
+        "1 scored, 1 failed, 1 skipped, 2 earlier outputs ignored (-v lists the skipped files)"
+    )
+    assert report.exit_code == 3
