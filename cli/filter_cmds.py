@@ -288,7 +288,13 @@ angle_option = click.option(
 
 @click.command("sobel")
 @angle_option
-@click.option("--ksize", type=click.Choice(["1", "3", "5", "7"]), default="3", show_default=True)
+@click.option(
+    "--ksize",
+    type=click.Choice(["1", "3", "5", "7"]),
+    default="3",
+    show_default=True,
+    help="Aperture, as in cv2.Sobel (1: the 3-tap difference, no smoothing).",
+)
 @_common
 def sobel_cmd(angle: float | None, ksize: str, **kw: Any) -> None:
     """Sobel gradient magnitude, or the signed derivative along --angle."""
@@ -306,7 +312,13 @@ def scharr_cmd(angle: float | None, **kw: Any) -> None:
 
 
 @click.command("laplacian")
-@click.option("--ksize", type=click.Choice(["1", "3", "5", "7"]), default="1", show_default=True)
+@click.option(
+    "--ksize",
+    type=click.Choice(["1", "3", "5", "7"]),
+    default="1",
+    show_default=True,
+    help="Aperture, as in cv2.Laplacian (1: the 4-neighbour cross).",
+)
 @_common
 def laplacian_cmd(ksize: str, **kw: Any) -> None:
     """Signed Laplacian (as cv2.Laplacian, without saturation)."""
@@ -329,7 +341,12 @@ def laplacian_cmd(ksize: str, **kw: Any) -> None:
     default="sobel",
     show_default=True,
 )
-@click.option("--ksize", type=click.IntRange(min=1), default=None, help="Aperture (odd).")
+@click.option(
+    "--ksize",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Aperture: sobel 1/3/5/7 (default 3), scharr 3, gaussian odd >= 3 (default from --sigma).",
+)
 @click.option(
     "--sigma",
     type=click.FloatRange(min=0, min_open=True),

@@ -32,8 +32,11 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.meta.get("edgegrad.debug"):
                 raise
-            message = str(exc) if isinstance(exc, EdgegradError) else f"{type(exc).__name__}: {exc}"
-            click.echo(f"error: {message} (run with --debug for a traceback)", err=True)
+            if isinstance(exc, EdgegradError):
+                click.echo(f"error: {exc}", err=True)
+            else:
+                hint = "(run with --debug for a traceback)"
+                click.echo(f"error: {type(exc).__name__}: {exc} {hint}", err=True)
             sys.exit(EXIT_FATAL)
 
 

@@ -77,7 +77,8 @@ walk_options = _compose(
         "--workers",
         type=click.IntRange(min=1),
         default=None,
-        help="Worker processes (default: one per CPU; 1 runs in-process).",
+        help="Worker processes (default: one per CPU, or in-process for under 16 "
+        "inputs; 1 always runs in-process).",
     ),
     click.option("-v", "--verbose", is_flag=True, help="List every skipped file."),
     debug_option,

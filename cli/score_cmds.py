@@ -145,6 +145,12 @@ def _render(rows: list[Row], fmt: str) -> str:
     return _table(rows)
 
 
+def _format_for(output: Path | None) -> str:
+    """The format named by an output file's extension, else ``table``."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in FORMATS else "table"
+
+
 def _csv_cell(value: object) -> object:
     """Blank for null, ``true``/``false`` for booleans (as in the JSON output)."""
     if value is None:
@@ -198,10 +204,17 @@ def _table(rows: list[Row]) -> str:
     "--working-size",
     type=click.IntRange(min=16),
     metavar="PIXELS",
-    help="Resample to this many pixels first (anti-aliased, never upscaled), so "
-    "scores compare across resolutions.",
+    help="Resample to this many pixels first, with a pre-blur that gives every source "
+    "the same blur, so scores compare across resolutions (smaller images are not "
+    "upscaled but get the same pre-blur). Compare such scores only with each other.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format [default: from -o's extension (.csv, .jsonl, .json), else table].",
+)
 @click.option(
     "-o",
     "--output",
@@ -213,7 +226,7 @@ def _table(rows: list[Row]) -> str:
     type=click.Choice(["score", "name"]),
     default="score",
     show_default=True,
-    help="score: sharpest first; name: path order.",
+    help="score: sharpest first; name: the order files were given and walked in.",
 )
 @click.option("--best", type=click.IntRange(min=1), metavar="N", help="List only the N sharpest.")
 @click.option("--threshold", type=float, help="Blurry when less sharp than this score.")
@@ -238,7 +251,11 @@ def _table(rows: list[Row]) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Symlink blurry images here.",
 )
-@click.option("--dry-run", is_flag=True, help="Report the actions without touching any file.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Report the moves/copies/links (with their final names) without making them.",
+)
 @click.option(
     "--fail-under",
     type=float,
@@ -315,7 +332,8 @@ def blur_score_cmd(**kw: Any) -> None:
             if id(row) in sharpness:
                 row.blurry = cut is not None and sharpness[id(row)] < cut
 
-    text = _render(_order(rows, sharpness, kw["sort"], kw["best"]), kw["fmt"])
+    fmt = kw["fmt"] or _format_for(kw["output"])
+    text = _render(_order(rows, sharpness, kw["sort"], kw["best"]), fmt)
     if kw["output"] is None:
         click.echo(text, nl=False)
     else:
@@ -440,7 +458,13 @@ def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output image. Default: IMAGE.focus-map.png next to the input.",
 )
-@click.option("--tile", type=click.IntRange(min=8), default=64, show_default=True)
+@click.option(
+    "--tile",
+    type=click.IntRange(min=8),
+    default=64,
+    show_default=True,
+    help="Tile side in pixels; the last row and column of tiles take the remainder.",
+)
 @click.option(
     "-m", "--method", type=click.Choice(list(metrics.METHODS)), default="lapv", show_default=True
 )
@@ -457,6 +481,11 @@ def focus_map_cmd(
 ) -> None:
     """Draw a per-tile sharpness heat map over IMAGE, with a scale bar."""
     target = output or image.with_name(f"{image.stem}.focus-map.png")
+    if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
+        raise click.BadParameter(
+            f"cannot write {target.suffix or 'extension-less'!r} images; use .png, .jpg or .tif",
+            param_hint="'-o'",
+        )
     if target.exists() and not overwrite:
         raise click.BadParameter(
             f"{target} exists; pass --overwrite to replace it", param_hint="'-o'"

@@ -400,3 +400,17 @@ def test_non_utf8_names_survive_the_report(tmp_path: Path, shots: Path) -> None:
         os.fsencode(r["path"])
         for r in json.loads(out.read_bytes().decode("utf-8", "surrogateescape"))
     ]
+
+
+@pytest.mark.parametrize(("name", "first"), [("s.csv", "path,score"), ("s.jsonl", '{"path"')])
+def test_format_follows_the_output_extension(
+    shots: Path, tmp_path: Path, name: str, first: str
+) -> None:
+    assert run("blur-score", shots, "-o", tmp_path / name).exit_code == 0
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith(first)
+
+
+def test_focus_map_refuses_an_unwritable_extension_early(shots: Path, tmp_path: Path) -> None:
+    result = run("focus-map", shots / "c.png", "-o", tmp_path / "map.gif")
+    assert result.exit_code == 2
+    assert "cannot write '.gif'" in result.stderr
