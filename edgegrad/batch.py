@@ -111,8 +111,11 @@ def run_batch(
     :class:`~edgegrad.errors.EdgegradError` is recorded as its message, any
     other :class:`Exception` as ``"TypeName: message"``. Exceptions are turned
     into text inside the worker, so exceptions that cannot be pickled are
-    recorded too. If a worker process dies (a crash in native code), the tasks
-    it takes down are recorded with ``BrokenProcessPool`` errors.
+    recorded too. If a worker process dies (a crash in native code, or the
+    out-of-memory killer), the pool is replaced and the inputs it lost are run
+    again one at a time, each in a fresh process, so only the input that kills
+    its worker is recorded as failed; the others may run twice. A caller's own
+    ``executor`` is not replaced: its lost inputs are recorded as failed.
 
     The private pool starts its workers with ``forkserver`` (``spawn`` where
     that is missing), never a bare ``fork``: a child forked from a process whose
@@ -131,8 +134,9 @@ def run_batch(
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
         raise ValueError(f"chunksize must be a positive integer; got {chunksize!r}")
     paths = (Path(item) for item in inputs)
+    window = workers * _WINDOW_PER_WORKER
     if executor is not None:
-        return _run_on(executor, job, paths, workers * _WINDOW_PER_WORKER, chunksize, on_result)
+        return _run_on(executor, job, paths, window, chunksize, on_result, restart=None)
     if workers == 1:
         records = []
         for path in paths:
@@ -147,15 +151,20 @@ def run_batch(
             "job must be picklable to run in worker processes (a module-level function or a "
             f"functools.partial of one), or use workers=1; got {job!r}: {error}"
         ) from None
-    pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=_clean_start(), initializer=_single_threaded_opencv
-    )
+    pools = [_process_pool(workers)]
+
+    def restart() -> concurrent.futures.Executor:
+        pools.append(_process_pool(workers))
+        return pools[-1]
+
     try:
-        records = _run_on(pool, job, paths, workers * _WINDOW_PER_WORKER, chunksize, on_result)
+        records = _run_on(pools[0], job, paths, window, chunksize, on_result, restart=restart)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown()
+    for pool in pools:
+        pool.shutdown()
     return records
 
 
@@ -166,40 +175,86 @@ def _run_on(
     window: int,
     chunksize: int,
     on_result: Callable[[Record[T]], None] | None,
+    *,
+    restart: Callable[[], concurrent.futures.Executor] | None,
 ) -> list[Record[T]]:
-    """Submit chunks through a sliding window; collect results in input order."""
+    """Submit chunks through a sliding window; collect results in input order.
+
+    With ``restart``, a pool broken by a dying worker is replaced and the
+    chunks it lost are run again one file at a time in a single-worker pool
+    (itself replaced after each crash), so only the file that kills its
+    worker fails.
+    """
     records: list[Record[T]] = []
-    pending: collections.deque[tuple[list[Path], concurrent.futures.Future[list[_Outcome[T]]]]]
-    pending = collections.deque()
+    pending: collections.deque[
+        tuple[list[Path], concurrent.futures.Executor, concurrent.futures.Future[list[_Outcome[T]]]]
+    ] = collections.deque()
 
     def collect_oldest() -> None:
-        chunk, future = pending.popleft()
+        nonlocal executor
+        chunk, pool, future = pending.popleft()
         try:
             outcomes = future.result()
-        except Exception as error:  # the pool broke, or the result could not be pickled
-            outcomes = [(None, _describe(error))] * len(chunk)
+        except concurrent.futures.BrokenExecutor as error:
+            if restart is None:
+                outcomes = [(None, _describe(error))] * len(chunk)
+            else:
+                if pool is executor:
+                    executor = restart()
+                outcomes = [isolated(path) for path in chunk]
         for path, outcome in zip(chunk, outcomes, strict=True):
             records.append(_record(path, outcome))
             if on_result is not None:
                 on_result(records[-1])
 
+    solo: list[concurrent.futures.Executor] = []
+
+    def isolated(path: Path) -> _Outcome[T]:
+        if not solo:
+            solo.append(_process_pool(1))
+        try:
+            return solo[0].submit(_attempt, job, path).result()
+        except concurrent.futures.BrokenExecutor:
+            solo.pop().shutdown(wait=False, cancel_futures=True)
+            return None, (
+                f"{path}: the worker process died while processing this file "
+                "(a crash in native code, or out of memory)"
+            )
+
+    def submit(chunk: list[Path]) -> None:
+        nonlocal executor
+        try:
+            future = executor.submit(_attempt_all, job, chunk)
+        except concurrent.futures.BrokenExecutor as error:
+            if restart is not None:
+                executor = restart()
+                future = executor.submit(_attempt_all, job, chunk)
+            else:
+                future = concurrent.futures.Future()
+                future.set_exception(error)
+        pending.append((chunk, executor, future))
+
     try:
         for chunk in _chunks(paths, chunksize):
             if len(pending) >= window:
                 collect_oldest()
-            try:
-                pending.append((chunk, executor.submit(_attempt_all, job, chunk)))
-            except concurrent.futures.BrokenExecutor as error:
-                broken: concurrent.futures.Future[list[_Outcome[T]]] = concurrent.futures.Future()
-                broken.set_exception(error)
-                pending.append((chunk, broken))
+            submit(chunk)
         while pending:
             collect_oldest()
     except BaseException:
-        for _, future in pending:
+        for _, _, future in pending:
             future.cancel()
         raise
+    finally:
+        for pool in solo:
+            pool.shutdown(wait=False, cancel_futures=True)
     return records
+
+
+def _process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=_clean_start(), initializer=_single_threaded_opencv
+    )
 
 
 def _chunks(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:

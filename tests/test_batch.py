@@ -172,11 +172,20 @@ def test_keyboard_interrupt_in_inline_job_propagates() -> None:
         run_batch(job, numbered(3), workers=1)
 
 
-def test_a_dead_worker_gives_error_records_not_an_exception() -> None:
-    records = run_batch(exit_on_three, numbered(12), workers=2)
+@pytest.mark.parametrize("chunksize", [1, 8])
+def test_a_dead_worker_fails_only_its_own_input(chunksize: int) -> None:
+    records = run_batch(exit_on_three, numbered(40), workers=2, chunksize=chunksize)
+    assert [r.path for r in records] == numbered(40)
+    assert "the worker process died while processing this file" in (records[3].error or "")
+    assert str(records[3].path) in (records[3].error or "")
+    assert [r.result for r in records if r.ok] == [str(i) for i in range(40) if i != 3]
+
+
+def test_a_callers_broken_executor_fails_its_lost_inputs() -> None:
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        records = run_batch(exit_on_three, numbered(12), workers=2, executor=pool, chunksize=1)
     assert [r.path for r in records] == numbered(12)
     assert (records[3].error or "").startswith("BrokenProcessPool")
-    # Tasks in flight when the pool broke fail with it; which ones is a matter of timing.
     for record in records:
         assert record.result == record.path.stem or (record.error or "").startswith(
             "BrokenProcessPool"
