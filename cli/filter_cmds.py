@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import numpy.typing as npt
 
 from edgegrad import filters
+from edgegrad._arrays import EIGHT_BIT_SCALE
 from edgegrad.batch import Record, run_batch
 from edgegrad.io import read_image, write_image
 from edgegrad.kernels import directional_kernel
@@ -36,12 +36,6 @@ from .report import Report, pool_plan, progress
 DISPLAYS = ("abs", "signed", "normalize", "raw")
 RAW_EXTENSIONS = (".npy", ".tif", ".tiff")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
-#: Display scale that maps 16-bit and [0, 1] float intensities onto 8-bit ones.
-EIGHT_BIT_SCALE = {
-    np.dtype(np.uint16): 1.0 / 257.0,
-    np.dtype(np.float32): 255.0,
-    np.dtype(np.float64): 255.0,
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +104,7 @@ class FilterSpec:
         if self.display_mode == "raw":
             return response
         # Show 16-bit and float images on the 8-bit scale, as 8-bit ones look.
-        scale = EIGHT_BIT_SCALE.get(image.dtype, 1.0) if self.display_mode == "abs" else None
+        scale = EIGHT_BIT_SCALE[image.dtype] if self.display_mode == "abs" else None
         return filters.to_uint8(response, self.display_mode, scale=scale)  # type: ignore[arg-type]
 
 

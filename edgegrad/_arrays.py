@@ -25,6 +25,16 @@ SUPPORTED_DTYPES: tuple[np.dtype[Any], ...] = (
 )
 
 
+#: Factor that puts each dtype on the 8-bit intensity scale (uint16 ÷ 257 maps
+#: 65535 to 255; float images are read as [0, 1]).
+EIGHT_BIT_SCALE: dict[np.dtype[Any], float] = {
+    np.dtype(np.uint8): 1.0,
+    np.dtype(np.uint16): 1.0 / 257.0,
+    np.dtype(np.float32): 255.0,
+    np.dtype(np.float64): 255.0,
+}
+
+
 def check_image(image: object, name: str = "image") -> npt.NDArray[Any]:
     """Validate an image array and return it C-contiguous.
 

@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from edgegrad._arrays import check_image
+from edgegrad._arrays import EIGHT_BIT_SCALE, check_image
 
 __all__ = [
     "METHODS",
@@ -68,12 +68,6 @@ __all__ = [
 
 FloatImage = NDArray[np.float64]
 
-_DTYPE_SCALE: Final[Mapping[np.dtype[Any], float]] = {
-    np.dtype(np.uint8): 1.0,
-    np.dtype(np.uint16): 1.0 / 257.0,
-    np.dtype(np.float32): 255.0,
-    np.dtype(np.float64): 255.0,
-}
 # Rec. 601 luma weights in OpenCV's B, G, R order (those of cv2.COLOR_BGR2GRAY).
 _LUMA_BGR: Final = (0.114, 0.587, 0.299)
 # Second difference of Nayar & Nakagawa's modified Laplacian, as a 1x3 row.
@@ -737,7 +731,7 @@ def luma(image: NDArray[Any]) -> FloatImage:
 def _to_gray(image: object) -> FloatImage:
     """Check ``image`` and return its gray version, float64, 8-bit scale."""
     image = check_image(image)
-    scale = _DTYPE_SCALE[image.dtype]
+    scale = EIGHT_BIT_SCALE[image.dtype]
     if image.dtype.kind == "f":
         peak = float(np.abs(image).max())
         if peak > _MAX_FLOAT_VALUE:
