@@ -12,8 +12,10 @@ The dtype rule, written down once:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -56,9 +58,23 @@ def check_image(image: object, name: str = "image") -> npt.NDArray[Any]:
         )
     if image.size == 0:
         raise ValueError(f"{name} is empty; got shape {image.shape}")
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
+    image = np.ascontiguousarray(image)
+    if image.dtype.kind == "f" and not _all_finite(image):
         raise ValueError(f"{name} contains NaN or infinite values")
-    return np.ascontiguousarray(image)
+    return image
+
+
+def _all_finite(image: npt.NDArray[np.floating[Any]]) -> bool:
+    """True when no element is NaN or infinite.
+
+    For float32, OpenCV's SIMD sum in float64 answers in one pass without a
+    temporary (about half the time of ``np.isfinite(a).all()`` on 12 MP): the
+    sum of finite float32 values cannot overflow float64, NaN propagates and
+    +inf with -inf gives NaN. float64 sums could overflow, so they use NumPy.
+    """
+    if image.dtype == np.float32:
+        return math.isfinite(sum(cv2.sumElems(image)))
+    return bool(np.isfinite(image).all())
 
 
 def check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:

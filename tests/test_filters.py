@@ -406,6 +406,9 @@ def test_to_uint8_modes() -> None:
         (lambda: sobel(np.zeros((0, 4), np.uint8)), ValueError, "image is empty"),
         (lambda: sobel(np.array([[np.nan, 1.0]])), ValueError, "image contains NaN"),
         (lambda: sobel(np.array([[np.inf, 1.0]])), ValueError, "image contains NaN"),
+        (lambda: sobel(np.float32([[1, np.nan]])), ValueError, "image contains NaN"),
+        (lambda: sobel(np.float32([[np.inf, -np.inf]])), ValueError, "image contains NaN"),
+        (lambda: sobel(np.full((3, 3, 4), np.inf, np.float32)), ValueError, "contains NaN"),
         (lambda: sobel(np.zeros((4, 4)), ksize=4), ValueError, "ksize must be one of"),
         (lambda: sobel(np.zeros((4, 4)), border="wrap"), ValueError, "border must be one of"),  # type: ignore[arg-type]
         (lambda: sobel(np.zeros((4, 4)), float("nan")), ValueError, "angle must be finite"),
