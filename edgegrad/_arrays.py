@@ -59,12 +59,12 @@ def check_image(image: object, name: str = "image") -> npt.NDArray[Any]:
     if image.size == 0:
         raise ValueError(f"{name} is empty; got shape {image.shape}")
     image = np.ascontiguousarray(image)
-    if image.dtype.kind == "f" and not _all_finite(image):
+    if image.dtype.kind == "f" and not all_finite(image):
         raise ValueError(f"{name} contains NaN or infinite values")
     return image
 
 
-def _all_finite(image: npt.NDArray[np.floating[Any]]) -> bool:
+def all_finite(image: npt.NDArray[np.floating[Any]]) -> bool:
     """True when no element is NaN or infinite.
 
     For float32, OpenCV's SIMD sum in float64 answers in one pass without a

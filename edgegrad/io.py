@@ -72,6 +72,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgegrad._arrays import all_finite, check_choice
 from edgegrad.errors import (
     ImageReadError,
     ImageTooLargeError,
@@ -336,8 +337,7 @@ def read_image_checked(
       other output is passed on to stderr. On platforms where the decoder's C
       runtime does not share that descriptor, only the structural checks apply.
     """
-    if mode not in READ_MODES:
-        raise ValueError(f"mode must be one of {set(READ_MODES)}; got {mode!r}")
+    check_choice("mode", mode, READ_MODES)
     limit = _resolve_max_pixels(max_pixels)
     path = Path(path)
     data = _read_bytes(path)
@@ -356,7 +356,8 @@ def read_image_checked(
             )
         if probe.problem is not None and not (allow_partial and probe.partial_ok):
             raise _NotAnImageError(probe.problem)
-        image, complaint = _decode(kind, data + probe.repair, mode)
+        # Concatenate only when there is a repair: it copies the whole file.
+        image, complaint = _decode(kind, data + probe.repair if probe.repair else data, mode)
         if complaint is not None and not allow_partial:
             raise _NotAnImageError(complaint)
         image = _finish(image, mode, probe.exif if kind in _EXIF_FORMATS else None)
@@ -886,7 +887,7 @@ def _finish(image: npt.NDArray[Any], mode: str, exif: bytes | None) -> npt.NDArr
             f"unsupported sample type {image.dtype} "
             "(edgegrad reads 8/16-bit unsigned integer and 32/64-bit float images)"
         )
-    if image.dtype.kind == "f" and not cv2.checkRange(image)[0]:
+    if image.dtype.kind == "f" and not all_finite(image):
         raise _NotAnImageError("contains NaN or infinite values")
     if exif is not None:
         image = _apply_orientation(image, _exif_orientation(exif))
@@ -1215,8 +1216,7 @@ def transfer(
     ValueError
         If ``action`` is not one of the three.
     """
-    if action not in TRANSFER_ACTIONS:
-        raise ValueError(f"action must be one of {set(TRANSFER_ACTIONS)}; got {action!r}")
+    check_choice("action", action, TRANSFER_ACTIONS)
     source = Path(source)
     folder = Path(destination)
     candidates = (
