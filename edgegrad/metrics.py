@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from edgegrad._arrays import EIGHT_BIT_SCALE, check_image
+from edgegrad._arrays import EIGHT_BIT_SCALE, check_choice, check_image
 
 __all__ = [
     "METHODS",
@@ -152,7 +152,7 @@ def laplacian_variance(image: NDArray[Any], *, ksize: int = 1) -> float:
     52020.0
     """
     _check_choice_int(ksize, "ksize", _LAPLACIAN_KSIZES, "an odd integer from 1 to 31")
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, max(3, ksize), "image is", "laplacian_variance")
     return _lapv(gray, ksize)
 
@@ -222,7 +222,7 @@ def tenengrad(image: NDArray[Any], *, ksize: int = 3) -> float:
     True
     """
     _check_choice_int(ksize, "ksize", _SOBEL_KSIZES, "1, 3, 5 or 7")
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, max(3, ksize), "image is", "tenengrad")
     return _teng(gray, ksize)
 
@@ -272,7 +272,7 @@ def modified_laplacian(image: NDArray[Any]) -> float:
     >>> modified_laplacian(255 - edge)
     85.0
     """
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, 3, "image is", "modified_laplacian")
     return _lapm(gray)
 
@@ -328,7 +328,7 @@ def normalized_variance(image: NDArray[Any]) -> float:
     >>> normalized_variance(np.zeros((4, 4), np.uint8))
     0.0
     """
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, 3, "image is", "normalized_variance")
     return _glvn(gray)
 
@@ -387,7 +387,7 @@ def blur_effect(image: NDArray[Any]) -> float:
     >>> blur_effect(np.full((8, 8), 128, np.uint8))
     1.0
     """
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, 4, "image is", "blur_effect")
     return _blur_effect(gray)
 
@@ -605,16 +605,18 @@ def blur_score(
         raise ValueError("roi and center both select a region; give one of them, not both")
     if working_size is not None:
         _check_positive_int(working_size, "working_size")
-    gray = _to_gray(image)
+    # Crop first: only the region is converted to gray and float64.
+    image = check_image(image)
     minimum = _MIN_SIDE[method]
-    _require_size(gray.shape, minimum, "image is", method)
+    _require_size(image.shape[:2], minimum, "image is", method)
     if roi is not None:
-        x, y, w, h = _check_roi(roi, gray.shape)
-        gray = np.ascontiguousarray(gray[y : y + h, x : x + w])
-        _require_size(gray.shape, minimum, f"roi={(x, y, w, h)!r} selects", method)
+        x, y, w, h = _check_roi(roi, image.shape[:2])
+        image = image[y : y + h, x : x + w]
+        _require_size(image.shape[:2], minimum, f"roi={(x, y, w, h)!r} selects", method)
     elif center is not None:
-        gray = _center_crop(gray, _check_fraction(center, "center"))
-        _require_size(gray.shape, minimum, f"center={center!r} selects", method)
+        image = _center_crop(image, _check_fraction(center, "center"))
+        _require_size(image.shape[:2], minimum, f"center={center!r} selects", method)
+    gray = luma(image)
     if working_size is not None:
         shape = _working_shape(gray.shape, working_size)
         _require_size(shape, minimum, f"working_size={working_size!r} gives", method)
@@ -688,7 +690,7 @@ def sharpness_map(image: NDArray[Any], *, tile: int = 64, method: str = "lapv") 
     _check_positive_int(tile, "tile")
     if tile < _MIN_TILE:
         raise ValueError(f"tile must be at least {_MIN_TILE} pixels; got {tile}")
-    gray = _to_gray(image)
+    gray = luma(image)
     _require_size(gray.shape, _MIN_SIDE[method], "image is", method)
     height, width = gray.shape
     rows = np.arange(max(1, height // tile)) * tile
@@ -725,11 +727,6 @@ def luma(image: NDArray[Any]) -> FloatImage:
     >>> luma(np.array([[0, 65535]], np.uint16)).tolist()
     [[0.0, 255.0]]
     """
-    return _to_gray(image)
-
-
-def _to_gray(image: object) -> FloatImage:
-    """Check ``image`` and return its gray version, float64, 8-bit scale."""
     image = check_image(image)
     scale = EIGHT_BIT_SCALE[image.dtype]
     if image.dtype.kind == "f":
@@ -756,8 +753,7 @@ def _to_gray(image: object) -> FloatImage:
 
 
 def _check_method(method: object) -> None:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
+    check_choice("method", method, tuple(METHODS))
 
 
 def _is_int(value: object) -> bool:
@@ -830,13 +826,13 @@ def _require_size(shape: tuple[int, ...], minimum: int, subject: str, what: str)
 # --- crop and resample ------------------------------------------------------------
 
 
-def _center_crop(gray: FloatImage, fraction: float) -> FloatImage:
-    height, width = gray.shape
+def _center_crop(image: NDArray[Any], fraction: float) -> NDArray[Any]:
+    height, width = image.shape[:2]
     w = max(1, round(fraction * width))
     h = max(1, round(fraction * height))
     x = (width - w) // 2
     y = (height - h) // 2
-    return np.ascontiguousarray(gray[y : y + h, x : x + w])
+    return image[y : y + h, x : x + w]
 
 
 def _prefilter_sigma(ratio: float, *, resized: bool) -> float:
@@ -889,9 +885,14 @@ def _laplacian(gray: FloatImage, ksize: int = 1) -> FloatImage:
     return _float64(cv2.Laplacian(gray, cv2.CV_64F, ksize=ksize))
 
 
-def _sobel_squared(gray: FloatImage, ksize: int = 3) -> FloatImage:
+def _sobel_pair(gray: FloatImage, ksize: int = 3) -> tuple[FloatImage, FloatImage]:
     gx = _float64(cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=ksize))
     gy = _float64(cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=ksize))
+    return gx, gy
+
+
+def _sobel_squared(gray: FloatImage, ksize: int = 3) -> FloatImage:
+    gx, gy = _sobel_pair(gray, ksize)
     return gx * gx + gy * gy
 
 
@@ -910,8 +911,7 @@ def _lapv(gray: FloatImage, ksize: int = 1) -> float:
 def _teng(gray: FloatImage, ksize: int = 3) -> float:
     if _is_flat(gray):
         return 0.0
-    gx = _float64(cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=ksize))
-    gy = _float64(cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=ksize))
+    gx, gy = _sobel_pair(gray, ksize)
     return float(np.vdot(gx, gx) + np.vdot(gy, gy)) / gx.size
 
 
