@@ -187,14 +187,14 @@ def _run_on(
     """
     records: list[Record[T]] = []
     pending: collections.deque[
-        tuple[list[Path], concurrent.futures.Executor, concurrent.futures.Future[list[_Outcome[T]]]]
+        tuple[list[Path], concurrent.futures.Executor, concurrent.futures.Future[bytes]]
     ] = collections.deque()
 
     def collect_oldest() -> None:
         nonlocal executor
         chunk, pool, future = pending.popleft()
         try:
-            outcomes = future.result()
+            outcomes: list[_Outcome[T]] = pickle.loads(future.result())
         except concurrent.futures.BrokenExecutor as error:
             if restart is None:
                 outcomes = [(None, _describe(error))] * len(chunk)
@@ -264,21 +264,26 @@ def _chunks(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
         yield chunk
 
 
-def _attempt_all(job: Callable[[Path], T], paths: list[Path]) -> list[_Outcome[T]]:
-    """Run the job on each path of a chunk (runs in the worker).
+def _attempt_all(job: Callable[[Path], T], paths: list[Path]) -> bytes:
+    """Run the job on each path of a chunk and pickle the outcomes (runs in the worker).
 
-    A result that cannot be pickled back becomes that input's own error, so it
-    does not fail the rest of its chunk.
+    Pickling here, once, lets a result that cannot be pickled become that
+    input's own error instead of failing its whole chunk; the executor then
+    only copies the bytes.
     """
-    outcomes = []
-    for path in paths:
-        outcome = _attempt(job, path)
-        try:
-            pickle.dumps(outcome)
-        except Exception as error:
-            outcome = (None, f"result cannot be sent back from the worker: {_describe(error)}")
-        outcomes.append(outcome)
-    return outcomes
+    outcomes = [_attempt(job, path) for path in paths]
+    try:
+        return pickle.dumps(outcomes)
+    except Exception:
+        return pickle.dumps([_sendable(outcome) for outcome in outcomes])
+
+
+def _sendable(outcome: _Outcome[T]) -> _Outcome[T]:
+    try:
+        pickle.dumps(outcome)
+    except Exception as error:
+        return None, f"result cannot be sent back from the worker: {_describe(error)}"
+    return outcome
 
 
 def _attempt(job: Callable[[Path], T], path: Path) -> _Outcome[T]:
