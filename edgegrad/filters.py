@@ -37,6 +37,7 @@ from edgegrad.kernels import (
     derivative_factors,
     directional_kernel,
     laplacian_kernel,
+    ramp_gain,
 )
 
 __all__ = [
@@ -178,7 +179,7 @@ def gradient(
     check_choice("kind", kind, DERIVATIVE_KINDS)
     d, s = derivative_factors(kind, ksize, sigma=sigma)
     if normalize:
-        d = d / float(np.dot(d, np.arange(d.size) - d.size // 2) * s.sum())
+        d = d / ramp_gain(np.outer(s, d))
     dtype = output_dtype(src)
     d, s = d.astype(dtype), s.astype(dtype)
     gx = _correlate(src, _Separable(row=d, column=s), border=border, cval=cval)
