@@ -26,6 +26,7 @@ from edgegrad.kernels import directional_kernel
 
 from .options import (
     max_pixels_option,
+    mirrored,
     overwrite_option,
     paths_argument,
     walk_inputs,
@@ -129,8 +130,7 @@ class Placement:
         name = f"{source.stem}.{self.tag}{self.extension}"
         if self.folder is None:
             return source.with_name(name)
-        root = next((r for r in self.roots if source.is_relative_to(r)), source.parent)
-        return self.folder / source.parent.relative_to(root) / name
+        return mirrored(source, self.roots, self.folder) / name
 
 
 def filter_file(

@@ -108,6 +108,17 @@ OUTPUT_NAME = re.compile(
 )
 
 
+def mirrored(source: Path, folders: Sequence[Path], destination: Path) -> Path:
+    """The folder under ``destination`` where ``source`` keeps its place.
+
+    A file found below one of the walked ``folders`` keeps its path relative to
+    it (``photos/a/x.jpg`` -> ``DEST/a``); a file named directly goes to
+    ``destination`` itself.
+    """
+    root = next((f for f in folders if source.is_relative_to(f)), source.parent)
+    return destination / source.parent.relative_to(root)
+
+
 def walk_inputs(
     paths: Sequence[Path],
     kw: dict[str, Any],

@@ -37,6 +37,7 @@ from edgegrad.io import (
 from .options import (
     debug_option,
     max_pixels_option,
+    mirrored,
     overwrite_option,
     paths_argument,
     walk_inputs,
@@ -341,7 +342,8 @@ def blur_score_cmd(**kw: Any) -> None:
 
     blurry = [Path(row.path) for row in rows if row.blurry]
     if actions:
-        _act(blurry, *actions[0], roots=kw["paths"], dry_run=kw["dry_run"], report=report)
+        folders = [p for p in kw["paths"] if p.is_dir()]
+        _act(blurry, *actions[0], folders=folders, dry_run=kw["dry_run"], report=report)
     summary = report.summary() + (f", {len(blurry)} blurry" if modes else "")
     click.echo(summary, err=True)
     if kw["fail_under"] is not None:
@@ -371,7 +373,7 @@ def _act(
     action: TransferAction,
     destination: Path,
     *,
-    roots: Sequence[Path],
+    folders: Sequence[Path],
     dry_run: bool,
     report: Report,
 ) -> None:
@@ -384,11 +386,9 @@ def _act(
     ``-1``, ``-2``, ... instead of being overwritten.
     """
     verb = {"move": "moved", "copy": "copied", "link": "linked"}[action]
-    folders = [r for r in roots if r.is_dir()]
     given: set[Path] = set()
     for source in sources:
-        root = next((r for r in folders if source.is_relative_to(r)), source.parent)
-        folder = destination / source.parent.relative_to(root)
+        folder = mirrored(source, folders, destination)
         try:
             target = transfer(source, folder, action, dry_run=dry_run, taken=given)
         except EdgegradError as exc:
