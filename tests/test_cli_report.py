@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from edgegrad_cli.report import SMALL_BATCH, Report, pool_plan
 
 
-def test_pool_plan() -> None:
+def test_pool_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pool_plan(None, SMALL_BATCH - 1) == (1, 1)
     assert pool_plan(3, 5) == (3, 1)
     assert pool_plan(2, 2000) == (2, 32)
     assert pool_plan(2, 320) == (2, 10)
-    cpus = os.cpu_count() or 1
-    assert pool_plan(None, 1000) == (None, max(1, min(32, 1000 // (cpus * 16))))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert pool_plan(None, 1000) == (None, 15)  # 1000 // (4 workers * 16 tasks)
+    assert pool_plan(None, 40) == (None, 1)
 
 
 def test_summary_and_exit_code() -> None:
