@@ -33,6 +33,7 @@ from edgegrad.io import (
     write_image,
     write_text,
 )
+from edgegrad.jobs import FileScore, score_file
 
 from .options import (
     debug_option,
@@ -50,16 +51,6 @@ ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
 FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
 
 
-@dataclass(frozen=True)
-class Scored:
-    """What one worker returns for one image."""
-
-    score: float
-    width: int
-    height: int
-    warning: str | None
-
-
 @dataclass
 class Row:
     """One output record; ``blurry`` is None when no threshold was set."""
@@ -72,26 +63,6 @@ class Row:
     blurry: bool | None
     warning: str | None
     error: str | None
-
-
-def score_file(
-    path: Path,
-    *,
-    method: str,
-    roi: tuple[int, int, int, int] | None,
-    center: float | None,
-    working_size: int | None,
-    max_pixels: int | None,
-    allow_partial: bool,
-) -> Scored:
-    """Read one image and score it (one batch job)."""
-    loaded = read_image_checked(
-        path, mode="color", max_pixels=max_pixels, allow_partial=allow_partial
-    )
-    score = metrics.blur_score(
-        loaded.array, method, roi=roi, center=center, working_size=working_size
-    )
-    return Scored(score, loaded.width, loaded.height, loaded.warning)
 
 
 def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -357,7 +328,7 @@ def blur_score_cmd(**kw: Any) -> None:
     raise SystemExit(report.exit_code)
 
 
-def _row(record: Record[Scored], method: str, report: Report) -> Row:
+def _row(record: Record[FileScore], method: str, report: Report) -> Row:
     """Turn one batch record into an output row, counting it in ``report``."""
     if record.result is None:
         message = record.error or "unknown error"
