@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import cv2
@@ -167,6 +168,43 @@ def test_lapv_of_bgr_equals_the_recipe_on_its_cvtcolor_gray() -> None:
 def test_lapv_ksize_is_passed_to_opencv(camera: NDArray[np.uint8], ksize: int) -> None:
     expected = cv2.Laplacian(camera, cv2.CV_64F, ksize=ksize).var()
     assert laplacian_variance(camera, ksize=ksize) == pytest.approx(expected, rel=1e-9)
+
+
+def _exact_lapv(gray: NDArray[np.uint8], ksize: int = 1) -> float:
+    """The variance of the Laplacian in exact rational arithmetic, rounded once."""
+    response = cv2.Laplacian(gray, cv2.CV_64F, ksize=ksize).astype(np.int64)  # whole numbers
+    count = response.size
+    total = int(response.sum())
+    squares = int(np.dot(response.ravel(), response.ravel()))
+    return float(Fraction(count * squares - total * total, count * count))
+
+
+@pytest.mark.parametrize(
+    "make_gray",
+    [
+        data.camera,
+        lambda: np.random.default_rng(4).integers(0, 256, (301, 257), dtype=np.uint8),
+        # The largest possible responses, +-1020, everywhere: sums near 2**43.
+        lambda: (np.indices((3000, 4000)).sum(axis=0) % 2 * 255).astype(np.uint8),
+        lambda: np.full((40, 50), 77, np.uint8),
+    ],
+    ids=["camera", "random", "checkerboard-12MP", "flat"],
+)
+@pytest.mark.parametrize("ksize", [1, 3, 5])
+def test_uint8_lapv_is_the_correctly_rounded_variance(
+    make_gray: Callable[[], NDArray[np.uint8]], ksize: int
+) -> None:
+    gray = make_gray()
+    exact = _exact_lapv(gray, ksize)
+    assert laplacian_variance(gray, ksize=ksize) == exact
+    assert laplacian_variance(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), ksize=ksize) == exact
+    if ksize == 1:
+        assert blur_score(gray) == exact
+
+
+def test_uint8_lapv_beyond_int16_uses_floats_and_still_agrees(camera: NDArray[np.uint8]) -> None:
+    # ksize 7 reaches 153000 on uint8, past int16: the float64 path is taken.
+    assert laplacian_variance(camera, ksize=7) == pytest.approx(_exact_lapv(camera, 7), rel=1e-12)
 
 
 def test_lapv_single_dot_by_hand() -> None:
