@@ -1,0 +1,110 @@
+"""Tests of edgegrad.jobs.score_file: the per-file job behind ``blur-score``."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hostile import photo, with_exif_orientation
+from scenes import render_scene
+
+from edgegrad.errors import ImageReadError
+from edgegrad.io import read_image_checked
+from edgegrad.jobs import FileScore, score_file
+from edgegrad.metrics import FAITHFUL_WORKING_FRACTION, METHODS, blur_score
+
+ALL_METHODS = list(METHODS)
+
+
+@pytest.fixture(scope="module")
+def scene_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 5 MP rendered scene saved as a quality-95 JPEG."""
+    path = tmp_path_factory.mktemp("scene") / "scene.jpg"
+    cv2.imwrite(str(path), render_scene(2580, 1935), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("name", ["astronaut.jpg", "coffee.png", "camera.png"])
+def test_the_score_is_blur_score_on_the_gray_image_read(
+    samples_dir: Path, name: str, method: str
+) -> None:
+    path = samples_dir / name
+    gray = read_image_checked(path, mode="gray").array
+    result = score_file(path, method=method)
+    assert result == FileScore(blur_score(gray, method), gray.shape[1], gray.shape[0], None)
+
+
+def test_a_jpeg_is_scored_on_its_own_luma(samples_dir: Path) -> None:
+    path = samples_dir / "astronaut.jpg"
+    luma = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    score = score_file(path).score
+    assert score == blur_score(luma)
+    assert score == pytest.approx(cv2.Laplacian(luma, cv2.CV_64F).var(), rel=1e-12)
+    via_colour = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)
+    assert not np.array_equal(luma, via_colour)  # the two grays do differ by rounding
+
+
+def test_regions_are_passed_on(samples_dir: Path) -> None:
+    path = samples_dir / "coffee.png"
+    gray = read_image_checked(path).array
+    roi = (10, 20, 100, 80)
+    assert score_file(path, method="teng", roi=roi).score == blur_score(gray, "teng", roi=roi)
+    assert score_file(path, center=0.5).score == blur_score(gray, center=0.5)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_working_size_decodes_a_large_jpeg_at_reduced_scale(scene_jpeg: Path, method: str) -> None:
+    working_size = 300_000
+    reduced = read_image_checked(scene_jpeg, reduce_to=round(working_size / 0.4))
+    assert reduced.reduction == 2  # 1290x968 keeps 750 000 pixels; 645x484 would not
+    result = score_file(scene_jpeg, method=method, working_size=working_size)
+    assert result.score == blur_score(reduced.array, method, working_size=working_size)
+    assert (result.width, result.height) == (2580, 1935)
+    full = read_image_checked(scene_jpeg).array
+    assert result.score == pytest.approx(
+        blur_score(full, method, working_size=working_size), rel=0.005
+    )
+
+
+def test_a_roi_turns_reduced_decoding_off(scene_jpeg: Path) -> None:
+    full = read_image_checked(scene_jpeg).array
+    roi = (100, 100, 1600, 1200)
+    assert score_file(scene_jpeg, roi=roi, working_size=30_000).score == blur_score(
+        full, roi=roi, working_size=30_000
+    )
+
+
+def test_a_centre_crop_keeps_enough_pixels_for_the_working_size(scene_jpeg: Path) -> None:
+    # The centred half holds a quarter of the pixels: 1.25 MP, too few to halve
+    # for 300 000 working pixels, so it is decoded in full.
+    full = read_image_checked(scene_jpeg).array
+    expected = blur_score(full, center=0.5, working_size=300_000)
+    assert score_file(scene_jpeg, center=0.5, working_size=300_000).score == expected
+    assert FAITHFUL_WORKING_FRACTION == 0.4
+
+
+def test_size_is_reported_after_orientation_even_when_reduced(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(with_exif_orientation(photo(400, 600), "JPEG", 6))
+    result = score_file(path, working_size=1_000)
+    assert (result.width, result.height) == (400, 600)
+    loaded = read_image_checked(path, reduce_to=2_500)
+    assert loaded.reduction == 8
+    assert result.score == blur_score(loaded.array, working_size=1_000)
+
+
+def test_a_bad_file_raises_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jpg"
+    path.write_text("not an image")
+    with pytest.raises(ImageReadError, match=r"notes\.jpg"):
+        score_file(path)
+
+
+def test_the_result_is_small_and_picklable(samples_dir: Path) -> None:
+    result = score_file(samples_dir / "camera.png")
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert len(pickle.dumps(result)) < 200
