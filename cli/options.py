@@ -74,11 +74,14 @@ walk_options = _compose(
     ),
     click.option(
         "-j",
+        "--jobs",
         "--workers",
+        "workers",
         type=click.IntRange(min=1),
         default=None,
-        help="Worker processes (default: one per CPU, or in-process for under 16 "
-        "inputs; 1 always runs in-process).",
+        metavar="N",
+        help="Worker processes [default: one per CPU, in-process below 16 inputs]; "
+        "--jobs 1 always runs in-process, for debugging.",
     ),
     click.option("-v", "--verbose", is_flag=True, help="List every skipped file."),
     debug_option,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,9 @@ class Report:
 
     Every failure gets one stderr line naming the file. Skips are only counted
     unless ``verbose``: a resumed run over thousands of files would otherwise
-    print a line for each.
+    print a line for each. ``recorded`` counts the inputs a resumed run found
+    already done in its log, and ``recorded_failed`` the failures among the
+    log's records, which keep the exit code at 3.
     """
 
     verb: str = "done"
@@ -39,6 +42,8 @@ class Report:
     failed: int = 0
     skipped: int = 0
     ignored: int = 0
+    recorded: int = 0
+    recorded_failed: int = 0
 
     def success(self) -> None:
         """Count one input processed."""
@@ -50,6 +55,12 @@ class Report:
         line = reason if str(path) in reason else f"{path}: {reason}"
         click.echo(f"error: {line}", err=True)
 
+    def recorded_failure(self, path: str, reason: str) -> None:
+        """Count one failure an earlier run recorded and print one line naming it."""
+        self.recorded_failed += 1
+        line = reason if path in reason else f"{path}: {reason}"
+        click.echo(f"error: {line} (recorded earlier)", err=True)
+
     def skip(self, path: Path, reason: str) -> None:
         """Count one input left alone; say why with ``verbose``."""
         self.skipped += 1
@@ -59,6 +70,10 @@ class Report:
     def summary(self) -> str:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
         line = f"{self.done} {self.verb}, {self.failed} failed, {self.skipped} skipped"
+        if self.recorded or self.recorded_failed:
+            line += f", {self.recorded} already recorded"
+            if self.recorded_failed:
+                line += f" ({self.recorded_failed} recorded as failed)"
         if self.ignored:
             line += f", {self.ignored} earlier outputs ignored"
         if self.skipped and not self.verbose:
@@ -67,15 +82,33 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 3 when some inputs failed."""
-        return EXIT_PARTIAL if self.failed else EXIT_OK
+        """0 when nothing failed, 3 when some inputs failed (in this run or a resumed log)."""
+        return EXIT_PARTIAL if self.failed or self.recorded_failed else EXIT_OK
 
 
-def progress(length: int, label: str) -> ProgressBar[int]:
-    """A progress bar on stderr, drawn only when stderr is a terminal."""
-    return click.progressbar(
-        length=length, label=label, file=sys.stderr, hidden=not sys.stderr.isatty()
+def progress(length: int, label: str, *, hidden: bool = False) -> ProgressBar[int]:
+    """A progress bar on stderr with the count, the time left and the rate.
+
+    For example ``scoring  [####---]  120/400  00:00:09  31.2 img/s``. It is
+    drawn only when stderr is a terminal and not ``hidden``. The rate is inputs
+    per second since the bar was made; the time left is click's estimate,
+    shown once about a second of progress has been seen.
+    """
+
+    def rate(_: int | None) -> str | None:
+        elapsed = time.time() - bar.start
+        return f"{bar.pos / elapsed:.1f} img/s" if bar.pos and elapsed > 0 else None
+
+    bar: ProgressBar[int] = click.progressbar(
+        length=length,
+        label=label,
+        file=sys.stderr,
+        hidden=hidden or not sys.stderr.isatty(),
+        show_pos=True,
+        show_eta=True,
+        item_show_func=rate,
     )
+    return bar
 
 
 def pool_plan(workers: int | None, jobs: int) -> tuple[int | None, int]:

@@ -4,17 +4,24 @@
 table (or CSV/JSONL/JSON), judges images blurry by an absolute, percentile or
 sigma threshold, optionally moves/copies/links the blurry ones, and exits 4
 when ``--fail-under`` trips (the autofocus check).
+
+CSV and JSONL are streamed: each record is written (and flushed) as its image
+finishes, in input order, unless an option needs every score first (``--sort
+score``, ``--best``, ``--percentile``, ``--sigma``). Written to ``-o FILE``,
+such a log can be continued with ``--resume`` after the run was stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +31,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edgegrad import metrics
-from edgegrad.batch import Record, run_batch
+from edgegrad.batch import Record, iter_batch, run_batch
 from edgegrad.errors import EdgegradError
 from edgegrad.io import (
     TransferAction,
+    open_record_log,
     read_image_checked,
+    read_record_log,
     transfer,
     write_image,
     write_text,
@@ -47,8 +56,13 @@ from .options import (
 from .report import EXIT_FAIL_UNDER, Report, pool_plan, progress
 
 FORMATS = ("table", "csv", "jsonl", "json")
+#: Formats written record by record, as the images finish.
+STREAMED = ("csv", "jsonl")
 ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
 FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
+#: How every JSONL record begins (``path`` is the first field): a last line cut
+#: short is only dropped on ``--resume`` if it begins so.
+JSONL_START = '{"path": '
 
 
 @dataclass
@@ -105,16 +119,27 @@ def blurry_cut(
 def _render(rows: list[Row], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _csv_cell(v) for k, v in asdict(r).items()})
-        return buffer.getvalue()
+    if fmt in STREAMED:
+        return _header(fmt) + "".join(_line(r, fmt) for r in rows)
     return _table(rows)
+
+
+def _header(fmt: str) -> str:
+    """What a CSV or JSONL output starts with: the CSV header line, or nothing."""
+    return _csv_line(FIELDS) if fmt == "csv" else ""
+
+
+def _line(row: Row, fmt: str) -> str:
+    """One record as one CSV or JSONL line, newline included (streamed or not)."""
+    if fmt == "jsonl":
+        return json.dumps(asdict(row), ensure_ascii=False) + "\n"
+    return _csv_line(_csv_cell(getattr(row, name)) for name in FIELDS)
+
+
+def _csv_line(cells: Iterable[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _format_for(output: Path | None) -> str:
@@ -185,20 +210,30 @@ def _table(rows: list[Row]) -> str:
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="Output format [default: from -o's extension (.csv, .jsonl, .json), else table].",
+    help="Output format [default: from -o's extension (.csv, .jsonl, .json), else table]. "
+    "CSV and JSONL records are written as images finish, unless --sort score, --best, "
+    "--percentile or --sigma needs every score first.",
 )
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the table/CSV/JSONL/JSON to FILE (atomically) instead of stdout.",
+    help="Write to FILE instead of stdout: record by record for streamed CSV/JSONL, "
+    "else atomically at the end.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a stopped run: skip the inputs already recorded in -o FILE (CSV or "
+    "JSONL) and append the others; start FILE if it does not exist. Give the same "
+    "command line each time, as paths are matched as written.",
 )
 @click.option(
     "--sort",
     type=click.Choice(["score", "name"]),
-    default="score",
-    show_default=True,
-    help="score: sharpest first; name: the order files were given and walked in.",
+    default=None,
+    help="score: sharpest first; name: the order files were given and walked in "
+    "[default: score for the table and JSON, name for CSV and JSONL].",
 )
 @click.option("--best", type=click.IntRange(min=1), metavar="N", help="List only the N sharpest.")
 @click.option("--threshold", type=float, help="Blurry when less sharp than this score.")
@@ -252,6 +287,7 @@ def blur_score_cmd(**kw: Any) -> None:
       edgegrad blur-score capture.png --fail-under 150
       edgegrad blur-score photos/ --percentile 10 --move-to blurry/ --dry-run
       edgegrad blur-score frames/ --format csv -o scores.csv
+      edgegrad blur-score archive/ -o scores.jsonl --resume
     """
     modes = [k for k in ("threshold", "percentile", "sigma") if kw[k] is not None]
     if len(modes) > 1:
@@ -265,11 +301,18 @@ def blur_score_cmd(**kw: Any) -> None:
         )
     if kw["roi"] is not None and kw["center"] is not None:
         raise click.UsageError("give --roi or --center, not both")
+    fmt: str = kw["fmt"] or _format_for(kw["output"])
+    whole_run = _whole_run_options(kw)
+    if kw["resume"]:
+        _check_resume(kw, fmt, whole_run, bool(actions))
+    streamed = fmt in STREAMED and not whole_run
     method: str = kw["method"]
     report = Report(verb="scored", verbose=kw["verbose"])
-    if kw["output"] is not None and kw["output"].exists() and not kw["overwrite"]:
+    output: Path | None = kw["output"]
+    if output is not None and output.exists() and not kw["overwrite"] and not kw["resume"]:
+        resume = " (or --resume to continue it)" if streamed else ""
         raise click.BadParameter(
-            f"{kw['output']} exists; pass --overwrite to replace it", param_hint="'-o'"
+            f"{output} exists; pass --overwrite to replace it{resume}", param_hint="'-o'"
         )
     inputs = walk_inputs(kw["paths"], kw, report, away_from=[dest for _, dest in actions])
     job = functools.partial(
@@ -281,51 +324,255 @@ def blur_score_cmd(**kw: Any) -> None:
         max_pixels=kw["max_pixels"],
         allow_partial=kw["allow_partial"],
     )
-    workers, chunksize = pool_plan(kw["workers"], len(inputs))
-    with progress(len(inputs), "scoring") as bar:
-        records = run_batch(
-            job,
-            inputs,
-            workers=workers,
-            chunksize=chunksize,
-            on_result=lambda _: bar.update(1),
-        )
-    rows = [_row(record, method, report) for record in records]
-    sharpness = {id(row): sharpness_key(row.score, method) for row in rows if row.score is not None}
-    cut = blurry_cut(
-        list(sharpness.values()),
+    verdicts = _Verdicts(
         method,
-        threshold=kw["threshold"],
-        percentile=kw["percentile"],
-        sigma=kw["sigma"],
+        floor=None if kw["fail_under"] is None else sharpness_key(kw["fail_under"], method),
+        judge=bool(modes),
+        keep_blurry=bool(actions),
     )
-    if modes:
-        for row in rows:
-            if id(row) in sharpness:
-                row.blurry = cut is not None and sharpness[id(row)] < cut
-
-    fmt = kw["fmt"] or _format_for(kw["output"])
-    text = _render(_order(rows, sharpness, kw["sort"], kw["best"]), fmt)
-    if kw["output"] is None:
-        click.echo(text, nl=False)
+    if kw["threshold"] is not None:
+        verdicts.cut = sharpness_key(kw["threshold"], method)
+    recorded = _read_log(output, fmt, verdicts, report) if output and kw["resume"] else set()
+    todo = [path for path in inputs if str(path) not in recorded]
+    report.recorded = len(inputs) - len(todo)
+    workers, chunksize = pool_plan(kw["workers"], len(todo))
+    if streamed:
+        records = iter_batch(job, todo, workers=workers, chunksize=chunksize)
+        # Records shown on the terminal show the progress; a bar would garble them.
+        on_terminal = output is None and sys.stdout.isatty()
+        with (
+            _stream(
+                output, fmt, resume=kw["resume"], overwrite=kw["overwrite"], protected=inputs
+            ) as write,
+            progress(len(todo), "scoring", hidden=on_terminal) as bar,
+        ):
+            for record in records:
+                row = _row(record, method, report)
+                verdicts.add(row)
+                write(_line(row, fmt))
+                bar.update(1)
     else:
-        write_text(kw["output"], text, overwrite=kw["overwrite"], protected=inputs)
+        with progress(len(todo), "scoring") as bar:
+            batch = run_batch(
+                job, todo, workers=workers, chunksize=chunksize, on_result=lambda _: bar.update(1)
+            )
+        rows = [_row(record, method, report) for record in batch]
+        sharpness = {id(r): sharpness_key(r.score, method) for r in rows if r.score is not None}
+        verdicts.cut = blurry_cut(
+            list(sharpness.values()),
+            method,
+            threshold=kw["threshold"],
+            percentile=kw["percentile"],
+            sigma=kw["sigma"],
+        )
+        for row in rows:
+            verdicts.add(row)
+        sort = kw["sort"] or ("name" if fmt in STREAMED else "score")
+        text = _render(_order(rows, sharpness, sort, kw["best"]), fmt)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            write_text(output, text, overwrite=kw["overwrite"], protected=inputs)
 
-    blurry = [Path(row.path) for row in rows if row.blurry]
     if actions:
         folders = [p for p in kw["paths"] if p.is_dir()]
-        _act(blurry, *actions[0], folders=folders, dry_run=kw["dry_run"], report=report)
-    summary = report.summary() + (f", {len(blurry)} blurry" if modes else "")
+        _act(verdicts.to_act, *actions[0], folders=folders, dry_run=kw["dry_run"], report=report)
+    summary = report.summary() + (f", {verdicts.blurry} blurry" if modes else "")
     click.echo(summary, err=True)
-    if kw["fail_under"] is not None:
-        floor = sharpness_key(kw["fail_under"], method)
-        under = [row.path for row in rows if id(row) in sharpness and sharpness[id(row)] < floor]
-        if under:
-            side = "below" if metrics.SHARPER_IS_HIGHER[method] else "above"
-            for path in under:
-                click.echo(f"fail-under: {path} scores {side} {kw['fail_under']:g}", err=True)
-            raise SystemExit(EXIT_FAIL_UNDER)
+    if verdicts.under:
+        side = "below" if metrics.SHARPER_IS_HIGHER[method] else "above"
+        for path in verdicts.under:
+            click.echo(f"fail-under: {path} scores {side} {kw['fail_under']:g}", err=True)
+        raise SystemExit(EXIT_FAIL_UNDER)
     raise SystemExit(report.exit_code)
+
+
+def _whole_run_options(kw: dict[str, Any]) -> list[str]:
+    """The options given that need every score before the first record can be written."""
+    given = {
+        "--sort score": kw["sort"] == "score",
+        "--best": kw["best"] is not None,
+        "--percentile": kw["percentile"] is not None,
+        "--sigma": kw["sigma"] is not None,
+    }
+    return [name for name, on in given.items() if on]
+
+
+def _check_resume(kw: dict[str, Any], fmt: str, whole_run: list[str], acting: bool) -> None:
+    """Refuse ``--resume`` where the run could not simply be continued."""
+    if kw["output"] is None or fmt not in STREAMED:
+        raise click.UsageError(
+            "--resume needs -o FILE in CSV or JSONL (a .csv or .jsonl name, or --format "
+            "csv|jsonl): it continues the records written there"
+        )
+    if kw["overwrite"]:
+        raise click.UsageError(
+            "give --resume or --overwrite, not both: --resume appends to -o FILE, "
+            "--overwrite starts it again"
+        )
+    if whole_run:
+        raise click.UsageError(
+            f"--resume cannot be combined with {', '.join(whole_run)}: they need every score "
+            "of the run before writing, so nothing is recorded until the end"
+        )
+    if acting:
+        raise click.UsageError(
+            "--resume cannot be combined with --move-to/--copy-to/--link-to: images "
+            "recorded by the earlier run would not be acted on"
+        )
+
+
+@dataclass
+class _Verdicts:
+    """What a run keeps of its records: counts and the paths its end needs, never rows.
+
+    ``add`` judges each row against ``cut`` (set it first) when a threshold
+    was given, and checks it against the ``--fail-under`` key ``floor``.
+    """
+
+    method: str
+    floor: float | None
+    judge: bool
+    keep_blurry: bool
+    cut: float | None = None
+    blurry: int = 0
+    to_act: list[Path] = field(default_factory=list)
+    under: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        """Set ``row.blurry`` (when judging) and note the row where the run's end needs it."""
+        if row.score is None:
+            return
+        sharpness = sharpness_key(row.score, self.method)
+        if self.judge:
+            row.blurry = self.cut is not None and sharpness < self.cut
+        if row.blurry:
+            self.blurry += 1
+            if self.keep_blurry:
+                self.to_act.append(Path(row.path))
+        if self.floor is not None and sharpness < self.floor:
+            self.under.append(row.path)
+
+
+@contextlib.contextmanager
+def _stream(
+    output: Path | None, fmt: str, *, resume: bool, overwrite: bool, protected: Sequence[Path]
+) -> Iterator[Callable[[str], None]]:
+    """Yield a function that writes one line to stdout or ``output`` at once.
+
+    The CSV header goes first, unless a resumed file already holds lines.
+    """
+    header = _header(fmt)
+    if output is None:
+        click.echo(header, nl=False)
+        yield functools.partial(click.echo, nl=False)
+        return
+    with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
+        if log.dropped:
+            click.echo(
+                f"resume: dropped the incomplete last line of {output} ({log.dropped} bytes, "
+                "cut short when the earlier run stopped); its image is scored again",
+                err=True,
+            )
+        if header and not log.kept:
+            log.write_line(header)
+        yield log.write_line
+
+
+def _read_log(path: Path, fmt: str, verdicts: _Verdicts, report: Report) -> set[str]:
+    """The paths recorded in the log a run resumes, each record counted toward the exit code.
+
+    Records of failures are counted and listed again, and scores are judged
+    again (``--threshold``, ``--fail-under``), so the summary and the exit code
+    cover the whole log. A last line cut short is left out: the log drops it.
+    """
+    recorded = set()
+    for number, row in _earlier_rows(path, fmt):
+        if row.method != verdicts.method:
+            raise click.UsageError(
+                f"cannot resume {path}: line {number} holds a {row.method} score and this run "
+                f"scores with {verdicts.method}; scores of different methods do not compare "
+                f"(give -m {row.method}, or another -o FILE)"
+            )
+        recorded.add(row.path)
+        if row.error is not None:
+            report.recorded_failure(row.path, row.error)
+        verdicts.add(row)
+    return recorded
+
+
+def _earlier_rows(path: Path, fmt: str) -> Iterator[tuple[int, Row]]:
+    """Parse the complete records of a log, each with the number of its (last) line."""
+    number = 1
+    try:
+        if fmt == "jsonl":
+            for number, line in enumerate(_complete_lines(path, fmt), 1):
+                yield number, _earlier_row(json.loads(line))
+            return
+        reader = csv.reader(_complete_lines(path, fmt))
+        header = next(reader, None)
+        if header is not None and tuple(header) != FIELDS:
+            raise click.UsageError(
+                f"cannot resume {path}: its header is {','.join(header)!r}, not "
+                f"{','.join(FIELDS)!r}; it was not written by this blur-score"
+            )
+        for cells in reader:
+            number = reader.line_num
+            yield number, _earlier_row(_csv_record(cells))
+    except (ValueError, csv.Error) as error:
+        raise click.UsageError(
+            f"cannot resume {path}: line {number} is not a blur-score record ({error})"
+        ) from None
+
+
+def _complete_lines(path: Path, fmt: str) -> Iterator[str]:
+    """The complete lines of a log; a last line cut short must look like a record's start."""
+    start = _header(fmt) if fmt == "csv" else JSONL_START
+    for line in read_record_log(path):
+        if line.endswith("\n"):
+            yield line
+            if fmt == "csv":
+                start = ""  # after the header, a row begins with its path
+        elif not (line.startswith(start) or start.startswith(line)):
+            raise click.UsageError(
+                f"cannot resume {path}: its last line is neither a blur-score record "
+                "nor the start of one"
+            )
+
+
+def _csv_record(cells: list[str]) -> dict[str, object]:
+    """The values of one CSV row, by field: the inverse of :func:`_csv_cell`."""
+    if len(cells) != len(FIELDS):
+        raise ValueError(f"{len(cells)} fields, not {len(FIELDS)}")
+    values: dict[str, object] = {}
+    for name, cell in zip(FIELDS, cells, strict=True):
+        if cell == "":
+            values[name] = None
+        elif name == "score":
+            values[name] = float(cell)
+        elif name in ("width", "height"):
+            values[name] = int(cell)
+        elif name == "blurry":
+            if cell not in ("true", "false"):
+                raise ValueError(f"blurry must be true, false or empty; got {cell!r}")
+            values[name] = cell == "true"
+        else:
+            values[name] = cell
+    return values
+
+
+def _earlier_row(values: object) -> Row:
+    """Check a parsed record has the fields and types of a :class:`Row`; return it."""
+    if not isinstance(values, dict) or set(values) != set(FIELDS):
+        raise ValueError(f"fields must be {', '.join(FIELDS)}")
+    row = Row(**values)
+    if not (isinstance(row.path, str) and isinstance(row.method, str)):
+        raise ValueError("path and method must be text")
+    if not (row.score is None or isinstance(row.score, (int, float))):
+        raise ValueError("score must be a number or empty")
+    if not (row.error is None or isinstance(row.error, str)):
+        raise ValueError("error must be text or empty")
+    return row
 
 
 def _row(record: Record[FileScore], method: str, report: Report) -> Row:

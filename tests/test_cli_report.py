@@ -1,13 +1,21 @@
-"""The CLI's bookkeeping: pool sizing and the summary line."""
+"""The CLI's bookkeeping: pool sizing, the summary line and the progress bar."""
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from edgegrad_cli.report import SMALL_BATCH, Report, pool_plan
+from edgegrad_cli.report import SMALL_BATCH, Report, pool_plan, progress
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
 
 def test_pool_plan(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,3 +39,44 @@ def test_summary_and_exit_code() -> None:
         "1 scored, 1 failed, 1 skipped, 2 earlier outputs ignored (-v lists the skipped files)"
     )
     assert report.exit_code == 3
+
+
+def test_summary_counts_what_a_resumed_log_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    report = Report(verb="scored", recorded=188)
+    report.success()
+    assert report.summary() == "1 scored, 0 failed, 0 skipped, 188 already recorded"
+    assert report.exit_code == 0
+    report.recorded_failure("x.png", "x.png: truncated PNG")
+    assert capsys.readouterr().err == "error: x.png: truncated PNG (recorded earlier)\n"
+    assert report.summary() == (
+        "1 scored, 0 failed, 0 skipped, 188 already recorded (1 recorded as failed)"
+    )
+    assert report.exit_code == 3
+
+
+def test_progress_shows_count_time_left_and_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    now = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    with progress(10, "scoring") as bar:
+        for _ in range(4):
+            now[0] += 0.5
+            bar.update(1)
+        drawn = terminal.getvalue().split("\r")[-1]
+    assert "scoring" in drawn
+    assert "4/10" in drawn
+    assert "00:00:03" in drawn  # 6 left at 0.5 s each
+    assert "2.0 img/s" in drawn
+
+
+@pytest.mark.parametrize(("tty", "hidden"), [(False, False), (True, True)])
+def test_progress_is_silent_off_a_terminal_or_when_hidden(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, hidden: bool
+) -> None:
+    stream = FakeTerminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with progress(3, "scoring", hidden=hidden) as bar:
+        for _ in range(3):
+            bar.update(1)
+    assert stream.getvalue() == ""
