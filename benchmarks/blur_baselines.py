@@ -62,9 +62,17 @@ def _decode(job: Job) -> tuple[int, ...] | None:
 
 
 def _decode_reusing(job: Job) -> tuple[int, ...] | None:
+    """Decode into the buffer kept for the shape, or afresh where OpenCV refuses it.
+
+    OpenCV checks the buffer against the stored size, before EXIF orientation,
+    so a rotated photo does not fit the buffer of its displayed shape.
+    """
     path, flags, height, width = job
     buffer = _BUFFERS.setdefault((height, width), np.empty((height, width), np.uint8))
-    image = cv2.imread(path, buffer, flags)
+    try:
+        image = cv2.imread(path, buffer, flags)
+    except cv2.error:
+        image = cv2.imread(path, flags)
     return None if image is None else image.shape
 
 
