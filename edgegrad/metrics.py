@@ -156,13 +156,15 @@ def laplacian_variance(image: NDArray[Any], *, ksize: int = 1) -> float:
     For uint8 gray (or the uint8 luma of BGR) with ``ksize`` 1, 3 or 5, the
     Laplacian fits in int16 and is taken with ``cv2.Laplacian(gray,
     cv2.CV_16S)``; OpenCV's reductions then give its sum ``S`` and sum of
-    squares ``Q``, rounded to the whole numbers they are (exact while ``Q``
-    is below about 1e15, which any image under 900 megapixels is at ksize
-    1), and the variance ``(N*Q - S**2) / N**2`` is formed in Python
-    integers and rounded once.
-    The result is the correctly rounded variance, where NumPy's two-pass
-    ``var`` may be a few units off in the last place, and it is about 7 times
-    faster (6 ms against 45 ms at 12 MP, with a fraction of the memory).
+    squares ``Q``, rounded to the whole numbers they are, and the variance
+    ``(N*Q - S**2) / N**2`` is formed in Python integers and rounded once.
+    While ``Q`` is below about 1e15 (at ksize 1 that is every image under
+    900 megapixels; at ksize 5 a worst-case pattern gets there near 100
+    megapixels) the sums are exact and the result is the correctly rounded
+    variance, where NumPy's two-pass ``var`` may be a few units off in the
+    last place; above, it may be off by a unit in the last place. It is
+    about 7 times faster (6 ms against 45 ms at 12 MP, with a fraction of the
+    memory).
 
     References
     ----------

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from hostile import photo, with_exif_orientation
-from scenes import render_scene
+from scenes import CAPTURES, render_scene
 
 from edgegrad.errors import ImageReadError
 from edgegrad.io import read_image_checked
@@ -80,11 +80,45 @@ def test_a_roi_turns_reduced_decoding_off(scene_jpeg: Path) -> None:
 
 def test_a_centre_crop_keeps_enough_pixels_for_the_working_size(scene_jpeg: Path) -> None:
     # The centred half holds a quarter of the pixels: 1.25 MP, too few to halve
-    # for 300 000 working pixels, so it is decoded in full.
+    # for 300 000 working pixels (it needs 750 000 after halving), so it is
+    # decoded in full.
     full = read_image_checked(scene_jpeg).array
     expected = blur_score(full, center=0.5, working_size=300_000)
     assert score_file(scene_jpeg, center=0.5, working_size=300_000).score == expected
-    assert FAITHFUL_WORKING_FRACTION == 0.4
+
+
+@pytest.fixture(scope="module")
+def capture_jpegs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One scene captured at 0.75, 2, 5 and 12 MP, saved as quality-95 JPEGs."""
+    folder = tmp_path_factory.mktemp("captures")
+    paths = []
+    for width, height in CAPTURES:
+        path = folder / f"{width}x{height}.jpg"
+        cv2.imwrite(str(path), render_scene(width, height), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize(
+    ("working_size", "reductions"),
+    [(300_000, [1, 1, 2, 4]), (30_000, [2, 4, 8, 8]), (10_000, [4, 8, 8, 8])],
+)
+def test_reduced_decoding_keeps_one_scene_alike_across_resolutions(
+    capture_jpegs: list[Path], method: str, working_size: int, reductions: list[int]
+) -> None:
+    reduce_to = round(working_size / FAITHFUL_WORKING_FRACTION)
+    assert [read_image_checked(p, reduce_to=reduce_to).reduction for p in capture_jpegs] == (
+        reductions
+    )
+    scores = [score_file(p, method=method, working_size=working_size).score for p in capture_jpegs]
+    assert max(scores) / min(scores) <= 1.05, scores  # blur_score's bound is 1.15
+    # Against a full decode, a score moves by up to 4.1 % here (lapv of the
+    # 0.75 MP capture at 30 000 working pixels, halved), no more than the
+    # full decodes differ from one another at that size.
+    for path, score in zip(capture_jpegs, scores, strict=True):
+        full = blur_score(read_image_checked(path).array, method, working_size=working_size)
+        assert score == pytest.approx(full, rel=0.05)
 
 
 def test_size_is_reported_after_orientation_even_when_reduced(tmp_path: Path) -> None:

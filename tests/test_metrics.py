@@ -184,13 +184,17 @@ def _exact_lapv(gray: NDArray[np.uint8], ksize: int = 1) -> float:
     [
         data.camera,
         lambda: np.random.default_rng(4).integers(0, 256, (301, 257), dtype=np.uint8),
-        # The largest possible responses, +-1020, everywhere: sums near 2**43.
+        # The largest possible ksize-1 responses, +-1020, everywhere: sums near
+        # 2**43 (at ksize 3 and 5 its Laplacian is 0).
         lambda: (np.indices((3000, 4000)).sum(axis=0) % 2 * 255).astype(np.uint8),
+        # Stripes two rows wide: large responses at every ksize, a sum of
+        # squares near 8e14 at ksize 5.
+        lambda: (np.indices((3000, 4000))[0] // 2 % 2 * 255).astype(np.uint8),
         lambda: np.full((40, 50), 77, np.uint8),
         # OpenCV's NORM_L2SQR (through IPP) comes out just below the integer here.
         lambda: cv2.blur(data.camera(), (3, 3)),
     ],
-    ids=["camera", "random", "checkerboard-12MP", "flat", "camera-box3"],
+    ids=["camera", "random", "checkerboard-12MP", "stripes-12MP", "flat", "camera-box3"],
 )
 @pytest.mark.parametrize("ksize", [1, 3, 5])
 def test_uint8_lapv_is_the_correctly_rounded_variance(
