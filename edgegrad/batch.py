@@ -16,9 +16,9 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import platform
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Generic, TypeAlias, TypeVar
 
@@ -34,10 +34,12 @@ _Outcome: TypeAlias = tuple[T | None, str | None]
 # Tasks kept in flight per worker: enough to keep every worker busy while the
 # oldest result is awaited, few enough that millions of inputs are not queued.
 _WINDOW_PER_WORKER = 4
-# glibc mallopt() parameters (malloc.h) and the value a worker gives both.
+# glibc mallopt() parameters (malloc.h), the value a worker gives both, and the
+# largest mmap threshold glibc releases before 2.26 accept (HEAP_MAX_SIZE / 2).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _KEPT_FREE_BYTES = 256 * 1024 * 1024
+_OLD_GLIBC_MAX_MMAP_THRESHOLD = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -366,13 +368,17 @@ def _clean_start() -> multiprocessing.context.BaseContext:
     The fork server imports edgegrad (and so NumPy and OpenCV, about 0.15 s)
     once, before it forks any worker, instead of every worker importing it
     again when it unpickles its first job. It is single-threaded, so forking
-    it is safe. The preload list only counts when the server starts, which is
-    at the first pool of the process.
+    it is safe. ``edgegrad.jobs`` is added to the process's preload list
+    (``["__main__"]`` unless the caller set another), which only counts when
+    the server starts, at the first pool of the process.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["edgegrad.jobs"])
+    # The list lives on a private attribute; without it, keep the default.
+    preload = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
+    if "edgegrad.jobs" not in preload:
+        context.set_forkserver_preload([*preload, "edgegrad.jobs"])
     return context
 
 
@@ -382,7 +388,7 @@ def _prepare_worker() -> None:
     _reuse_freed_memory()
 
 
-def _reuse_freed_memory() -> None:
+def _reuse_freed_memory() -> bool:
     """Make glibc's malloc reuse freed image buffers instead of handing them to the kernel.
 
     By default glibc serves every block above a threshold (128 KiB, rising
@@ -394,16 +400,30 @@ def _reuse_freed_memory() -> None:
     23 ms to gray, 55 ms against 32 ms to colour). Raising the mmap and trim
     thresholds to 256 MiB keeps freed buffers in the heap for the next image;
     a worker then holds on to at most that much memory it is not using.
-    Larger buffers are still mapped and unmapped. Elsewhere than glibc this
+    Larger buffers are still mapped and unmapped. A glibc that refuses an mmap
+    threshold that large (older releases cap it at 32 MiB) gets 32 MiB; if
+    that is refused too, nothing is changed, since setting the trim threshold
+    alone would pin the mmap threshold at 128 KiB. Elsewhere than glibc this
     does nothing.
+
+    Returns
+    -------
+    bool
+        Whether the thresholds were raised.
 
     References
     ----------
     .. [1] mallopt(3), Linux man-pages: ``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD``.
        https://man7.org/linux/man-pages/man3/mallopt.3.html
     """
-    if platform.libc_ver()[0] != "glibc":
-        return
-    libc = ctypes.CDLL(None)
-    libc.mallopt(_M_MMAP_THRESHOLD, _KEPT_FREE_BYTES)
-    libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES)
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        glibc = None
+    if not glibc:
+        return False
+    mallopt = ctypes.CDLL(None).mallopt
+    for threshold in (_KEPT_FREE_BYTES, _OLD_GLIBC_MAX_MMAP_THRESHOLD):
+        if mallopt(_M_MMAP_THRESHOLD, threshold) == 1:
+            return bool(mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES) == 1)
+    return False

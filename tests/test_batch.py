@@ -6,7 +6,6 @@ import concurrent.futures
 import dataclasses
 import functools
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -298,7 +297,10 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
 """
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc tuning is glibc's")
+GLIBC = bool(getattr(os, "confstr", lambda name: None)("CS_GNU_LIBC_VERSION"))
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc tuning is glibc's")
 def test_a_prepared_worker_decodes_into_reused_memory() -> None:
     def faults(state: str) -> int:
         run = subprocess.run(
@@ -313,3 +315,49 @@ def test_a_prepared_worker_decodes_into_reused_memory() -> None:
     # a prepared worker reuses the buffer it freed.
     assert faults("plain") > 2000
     assert faults("prepared") < 100
+
+
+def test_the_fork_server_preloads_edgegrad_and_keeps_the_callers_modules() -> None:
+    code = """
+import multiprocessing
+from multiprocessing import forkserver
+from edgegrad.batch import _clean_start
+multiprocessing.set_forkserver_preload(["json"])
+_clean_start()
+_clean_start()
+print(forkserver._forkserver._preload_modules)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "['json', 'edgegrad.jobs']"
+
+
+MALLOPT_REFUSING_LARGE = """
+import ctypes
+from edgegrad import batch
+calls = []
+def mallopt(parameter, value):
+    calls.append((parameter, value))
+    return int(parameter != -3 or value <= {limit})
+class FakeLibc:
+    pass
+FakeLibc.mallopt = staticmethod(mallopt)
+ctypes.CDLL = lambda name: FakeLibc()
+print(batch._reuse_freed_memory(), calls)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc tuning is glibc's")
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (1 << 40, "True [(-3, 268435456), (-1, 268435456)]"),
+        (32 << 20, "True [(-3, 268435456), (-3, 33554432), (-1, 268435456)]"),
+        # Nothing accepted: the trim threshold is left alone, since setting it
+        # would pin the mmap threshold at glibc's 128 KiB starting value.
+        (1 << 20, "False [(-3, 268435456), (-3, 33554432)]"),
+    ],
+)
+def test_malloc_tuning_falls_back_and_never_half_applies(limit: int, expected: str) -> None:
+    code = MALLOPT_REFUSING_LARGE.replace("{limit}", str(limit))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == expected
