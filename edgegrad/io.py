@@ -1072,7 +1072,8 @@ def write_text(
 
     The same guarantees as :func:`write_image`: temporary file, ``fsync``,
     :func:`os.replace`; no temporary file left on failure; missing parent
-    folders created.
+    folders created. An existing pipe or character device (``/dev/stdout``, a
+    named pipe) is written into as a stream instead, never replaced.
 
     Parameters
     ----------
@@ -1098,10 +1099,27 @@ def write_text(
         If the file system refuses.
     """
     target = Path(path)
-    _check_target(target, overwrite, protected)
+    stream = _check_target(target, overwrite, protected, streams=True)
     # surrogateescape writes undecodable bytes of file names back as they were.
     data = text.encode("utf-8", "surrogateescape")
+    if stream:
+        try:
+            fd = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise ImageWriteError(target, _os_reason(error)) from None
+        return target
     return _write_atomically(target, lambda file: file.write(data), overwrite=overwrite)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is out (a pipe may take it in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _write_atomically(
@@ -1201,17 +1219,32 @@ def _serializer(target: Path, suffix: str, array: npt.NDArray[Any]) -> Callable[
     return lambda file: file.write(encoded.data)
 
 
-def _check_target(target: Path, overwrite: bool, protected: Iterable[StrPath]) -> None:
+def _check_target(
+    target: Path, overwrite: bool, protected: Iterable[StrPath], *, streams: bool = False
+) -> bool:
+    """Refuse a target that must not be written; return whether it is a stream.
+
+    With ``streams``, an existing pipe or character device (``/dev/stdout``, a
+    named pipe, ``/dev/null``) is accepted as a stream to write into in place,
+    whatever ``overwrite`` says, and ``True`` is returned. Any other file that
+    is not a regular file is refused: replacing it would destroy it.
+    """
     try:
         info = target.stat()
     except FileNotFoundError:
         if target.is_symlink() and not overwrite:
             raise OutputExistsError(target, "already exists (a dangling symbolic link)") from None
-        return
+        return False
     except OSError as error:
         raise ImageWriteError(target, _os_reason(error)) from None
     if stat.S_ISDIR(info.st_mode):
         raise ImageWriteError(target, "is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        if streams and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+            return True
+        raise ImageWriteError(
+            target, "is not a regular file (a device, pipe or socket); refusing to replace it"
+        )
     for item in protected:
         try:
             other = os.stat(item)
@@ -1223,6 +1256,7 @@ def _check_target(target: Path, overwrite: bool, protected: Iterable[StrPath]) -
             )
     if not overwrite:
         raise OutputExistsError(target, "already exists (pass overwrite=True to replace it)")
+    return False
 
 
 TransferAction: TypeAlias = Literal["move", "copy", "link"]
@@ -1573,11 +1607,14 @@ class RecordLog:
         Bytes of an incomplete last line cut off when it was opened to resume.
     """
 
-    def __init__(self, path: Path, fd: int, *, kept: int = 0, dropped: int = 0) -> None:
+    def __init__(
+        self, path: Path, fd: int, *, kept: int = 0, dropped: int = 0, sync: bool = True
+    ) -> None:
         self.path = path
         self.kept = kept
         self.dropped = dropped
         self._fd: int | None = fd
+        self._sync = sync
 
     def write_line(self, line: str) -> None:
         """Append one line with a single write, undecodable file-name bytes as they were.
@@ -1598,11 +1635,8 @@ class RecordLog:
             raise ValueError(f"line must end with a newline; got {line[-20:]!r}")
         if self._fd is None:
             raise ValueError(f"{self.path}: the record log is closed")
-        data = line.encode("utf-8", "surrogateescape")
         try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # only after a short write
-                written += os.write(self._fd, data[written:])
+            _write_all(self._fd, line.encode("utf-8", "surrogateescape"))
         except OSError as error:
             raise ImageWriteError(self.path, _os_reason(error)) from None
 
@@ -1618,7 +1652,8 @@ class RecordLog:
             return
         fd, self._fd = self._fd, None
         try:
-            os.fsync(fd)
+            if self._sync:
+                os.fsync(fd)
         except OSError as error:
             raise ImageWriteError(self.path, _os_reason(error)) from None
         finally:
@@ -1641,7 +1676,9 @@ def open_record_log(
     """Open a log of records (CSV or JSONL lines) to append to while a batch runs.
 
     A new file is created exclusively: one that appears meanwhile is not
-    replaced. Missing parent folders are created.
+    replaced. Missing parent folders are created. An existing pipe or
+    character device (``/dev/stdout``, a named pipe) is written into as a
+    stream, never replaced; it cannot be resumed.
 
     Parameters
     ----------
@@ -1688,8 +1725,14 @@ def open_record_log(
     if overwrite and resume:
         raise ValueError("give overwrite or resume, not both")
     target = Path(path)
-    _check_target(target, overwrite or (resume and target.exists()), protected)
+    stream = _check_target(
+        target, overwrite or (resume and target.exists()), protected, streams=True
+    )
+    if stream and resume:
+        raise ImageWriteError(target, "cannot read it to resume: it is a pipe or device")
     try:
+        if stream:
+            return RecordLog(target, os.open(target, os.O_WRONLY | _LOG_FLAGS), sync=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             return _reopen_log(target)
@@ -1722,9 +1765,14 @@ def read_record_log(path: StrPath) -> Iterator[str]:
     Raises
     ------
     ImageWriteError
-        If the file exists but cannot be read (it is the output being resumed).
+        If the file exists but cannot be read, or is not a regular file (a pipe
+        or device cannot be read back).
     """
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a pipe or device, not a file"
+            raise ImageWriteError(path, f"cannot read it to resume: it is {kind}")
         file = open(path, "rb")  # noqa: SIM115 (closed by the with below, in the generator)
     except FileNotFoundError:
         return

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgegrad.errors import ImageWriteError, OutputExistsError
-from edgegrad.io import RecordLog, open_record_log, read_record_log
+from edgegrad.io import RecordLog, open_record_log, read_record_log, write_image, write_text
 
 
 def test_a_new_log_is_created_exclusively_and_grows_by_whole_lines(tmp_path: Path) -> None:
@@ -121,7 +124,7 @@ def test_a_dangling_link_or_a_folder_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_log_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ImageWriteError, match="cannot read it to resume"):
+    with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a directory"):
         list(read_record_log(tmp_path))
 
 
@@ -130,3 +133,51 @@ def test_record_log_is_a_context_manager(tmp_path: Path) -> None:
         assert isinstance(log, RecordLog)
     with pytest.raises(ValueError, match="closed"):
         log.write_line("x\n")
+
+
+def _drain(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    """Read a named pipe to its end in a thread; the bytes land in the list."""
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, received
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_written_into_never_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.jsonl"
+    os.mkfifo(fifo)
+    reader, received = _drain(fifo)
+    with open_record_log(fifo) as log:  # no overwrite needed: nothing is replaced
+        log.write_line("one\n")
+        log.write_line("two\n")
+    reader.join(timeout=10)
+    assert received == [b"one\ntwo\n"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    reader, received = _drain(fifo)
+    write_text(fifo, "a,b\n1,2\n", overwrite=True)
+    reader.join(timeout=10)
+    assert received == [b"a,b\n1,2\n"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_cannot_be_resumed_or_hold_an_image(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.jsonl"
+    os.mkfifo(fifo)
+    # Each must refuse at once: opening the pipe to read would wait for a writer.
+    with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a pipe"):
+        list(read_record_log(fifo))
+    with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a pipe"):
+        open_record_log(fifo, resume=True)
+    picture = tmp_path / "out.png"
+    os.mkfifo(picture)
+    with pytest.raises(ImageWriteError, match="is not a regular file"):
+        write_image(picture, np.zeros((2, 2), np.uint8), overwrite=True)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert stat.S_ISFIFO(picture.lstat().st_mode)
