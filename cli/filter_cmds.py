@@ -205,7 +205,7 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
         overwrite=overwrite,
         max_pixels=kw["max_pixels"],
     )
-    with progress(len(todo), "filtering") as bar:
+    with progress(len(todo), "filtering", report=report) as bar:
 
         def advance(record: Record[Path]) -> None:
             if record.error is None:

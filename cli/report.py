@@ -21,6 +21,9 @@ EXIT_FATAL = 1
 EXIT_PARTIAL = 3
 EXIT_FAIL_UNDER = 4
 
+# Carriage return and "erase line": a message replaces the progress bar's line.
+_CLEAR_LINE = "\r\x1b[K"
+
 #: Below this many inputs, work runs in-process: starting worker processes costs more.
 SMALL_BATCH = 16
 
@@ -33,7 +36,9 @@ class Report:
     unless ``verbose``: a resumed run over thousands of files would otherwise
     print a line for each. ``recorded`` counts the inputs a resumed run found
     already done in its log, and ``recorded_failed`` the failures among the
-    log's records, which keep the exit code at 3.
+    log's records, which keep the exit code at 3. While a progress bar is
+    drawn (``over_bar``), each line first clears the bar's line; the bar
+    redraws itself below.
     """
 
     verb: str = "done"
@@ -44,6 +49,7 @@ class Report:
     ignored: int = 0
     recorded: int = 0
     recorded_failed: int = 0
+    over_bar: bool = False
 
     def success(self) -> None:
         """Count one input processed."""
@@ -52,20 +58,22 @@ class Report:
     def failure(self, path: Path, reason: str) -> None:
         """Count one failed input and print one line naming it."""
         self.failed += 1
-        line = reason if str(path) in reason else f"{path}: {reason}"
-        click.echo(f"error: {line}", err=True)
+        self.say(f"error: {_naming(path, reason)}")
 
     def recorded_failure(self, path: str, reason: str) -> None:
         """Count one failure an earlier run recorded and print one line naming it."""
         self.recorded_failed += 1
-        line = reason if path in reason else f"{path}: {reason}"
-        click.echo(f"error: {line} (recorded earlier)", err=True)
+        self.say(f"error: {_naming(path, reason)} (recorded earlier)")
 
     def skip(self, path: Path, reason: str) -> None:
         """Count one input left alone; say why with ``verbose``."""
         self.skipped += 1
         if self.verbose:
-            click.echo(f"skipped: {path}: {reason}", err=True)
+            self.say(f"skipped: {path}: {reason}")
+
+    def say(self, line: str) -> None:
+        """Print one line on stderr, above the progress bar if one is drawn."""
+        click.echo(f"{_CLEAR_LINE if self.over_bar else ''}{line}", err=True)
 
     def summary(self) -> str:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
@@ -86,24 +94,35 @@ class Report:
         return EXIT_PARTIAL if self.failed or self.recorded_failed else EXIT_OK
 
 
-def progress(length: int, label: str, *, hidden: bool = False) -> ProgressBar[int]:
+def _naming(path: Path | str, reason: str) -> str:
+    """The reason, prefixed with the path unless it names the path already."""
+    return reason if str(path) in reason else f"{path}: {reason}"
+
+
+def progress(
+    length: int, label: str, *, hidden: bool = False, report: Report | None = None
+) -> ProgressBar[int]:
     """A progress bar on stderr with the count, the time left and the rate.
 
     For example ``scoring  [####---]  120/400  00:00:09  31.2 img/s``. It is
-    drawn only when stderr is a terminal and not ``hidden``. The rate is inputs
-    per second since the bar was made; the time left is click's estimate,
-    shown once about a second of progress has been seen.
+    drawn only when stderr is a terminal and not ``hidden``; then ``report``,
+    if given, prints its lines above it. The rate is inputs per second since
+    the bar was made; the time left is click's estimate, shown once about a
+    second of progress has been seen.
     """
 
     def rate(_: int | None) -> str | None:
         elapsed = time.time() - bar.start
         return f"{bar.pos / elapsed:.1f} img/s" if bar.pos and elapsed > 0 else None
 
+    drawn = not hidden and sys.stderr.isatty()
+    if report is not None:
+        report.over_bar = drawn
     bar: ProgressBar[int] = click.progressbar(
         length=length,
         label=label,
         file=sys.stderr,
-        hidden=hidden or not sys.stderr.isatty(),
+        hidden=not drawn,
         show_pos=True,
         show_eta=True,
         item_show_func=rate,

@@ -309,12 +309,30 @@ def blur_score_cmd(**kw: Any) -> None:
     method: str = kw["method"]
     report = Report(verb="scored", verbose=kw["verbose"])
     output: Path | None = kw["output"]
-    if output is not None and output.exists() and not kw["overwrite"] and not kw["resume"]:
+    if output is not None and output.is_file() and not kw["overwrite"] and not kw["resume"]:
         resume = " (or --resume to continue it)" if streamed else ""
         raise click.BadParameter(
             f"{output} exists; pass --overwrite to replace it{resume}", param_hint="'-o'"
         )
+    verdicts = _Verdicts(
+        method,
+        floor=None if kw["fail_under"] is None else sharpness_key(kw["fail_under"], method),
+        judge=bool(modes),
+        keep_blurry=bool(actions),
+    )
+    if kw["threshold"] is not None:
+        verdicts.cut = sharpness_key(kw["threshold"], method)
+    # A log that cannot be resumed is refused before the walk, which may be long.
+    recorded = _read_log(output, fmt, verdicts, report) if output and kw["resume"] else set()
     inputs = walk_inputs(kw["paths"], kw, report, away_from=[dest for _, dest in actions])
+    todo = [path for path in inputs if str(path) not in recorded]
+    report.recorded = len(inputs) - len(todo)
+    if len(recorded) > report.recorded:
+        click.echo(
+            f"resume: {len(recorded) - report.recorded} records in {output} match no input of "
+            "this run (paths are matched as written: give the paths the first run was given)",
+            err=True,
+        )
     job = functools.partial(
         score_file,
         method=method,
@@ -324,27 +342,18 @@ def blur_score_cmd(**kw: Any) -> None:
         max_pixels=kw["max_pixels"],
         allow_partial=kw["allow_partial"],
     )
-    verdicts = _Verdicts(
-        method,
-        floor=None if kw["fail_under"] is None else sharpness_key(kw["fail_under"], method),
-        judge=bool(modes),
-        keep_blurry=bool(actions),
-    )
-    if kw["threshold"] is not None:
-        verdicts.cut = sharpness_key(kw["threshold"], method)
-    recorded = _read_log(output, fmt, verdicts, report) if output and kw["resume"] else set()
-    todo = [path for path in inputs if str(path) not in recorded]
-    report.recorded = len(inputs) - len(todo)
     workers, chunksize = pool_plan(kw["workers"], len(todo))
     if streamed:
-        records = iter_batch(job, todo, workers=workers, chunksize=chunksize)
         # Records shown on the terminal show the progress; a bar would garble them.
         on_terminal = output is None and sys.stdout.isatty()
+        # Nothing runs until the first record is asked for; closing cancels the rest.
+        records = iter_batch(job, todo, workers=workers, chunksize=chunksize)
         with (
+            contextlib.closing(records),
             _stream(
                 output, fmt, resume=kw["resume"], overwrite=kw["overwrite"], protected=inputs
             ) as write,
-            progress(len(todo), "scoring", hidden=on_terminal) as bar,
+            progress(len(todo), "scoring", hidden=on_terminal, report=report) as bar,
         ):
             for record in records:
                 row = _row(record, method, report)
@@ -469,9 +478,10 @@ def _stream(
         return
     with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
         if log.dropped:
+            redo = "its image is scored again" if log.kept else "the log starts again"
             click.echo(
                 f"resume: dropped the incomplete last line of {output} ({log.dropped} bytes, "
-                "cut short when the earlier run stopped); its image is scored again",
+                f"cut short when the earlier run stopped); {redo}",
                 err=True,
             )
         if header and not log.kept:

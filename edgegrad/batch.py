@@ -16,7 +16,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
 from pathlib import Path
@@ -75,7 +75,7 @@ def iter_batch(
     workers: int | None = None,
     executor: concurrent.futures.Executor | None = None,
     chunksize: int = 8,
-) -> Iterator[Record[T]]:
+) -> Generator[Record[T], None, None]:
     """Apply ``job`` to every input, yielding one :class:`Record` per input as it finishes.
 
     Records come in input order: each is yielded as soon as it and every
@@ -119,11 +119,16 @@ def iter_batch(
     TypeError
         If ``job`` cannot be pickled for the private process pool (likewise).
     KeyboardInterrupt
-        Re-raised after cancelling the tasks not yet started. Closing the
-        iterator early cancels them too.
+        Re-raised after cancelling the tasks not yet started.
 
     Notes
     -----
+    A consumer that may stop early (an error while writing a record, a reader
+    gone from a pipe) should close the generator, for instance with
+    :func:`contextlib.closing`: closing cancels the tasks not yet started and
+    shuts the private pool down at once, where an abandoned generator leaves
+    the pool to finish its window first.
+
     At most ``4 * workers`` tasks of ``chunksize`` inputs are in flight.
 
     A failing job never stops the batch: an
@@ -212,7 +217,7 @@ def run_batch(
 
 def _on_private_pools(
     job: Callable[[Path], T], paths: Iterable[Path], workers: int, window: int, chunksize: int
-) -> Iterator[Record[T]]:
+) -> Generator[Record[T], None, None]:
     """Run on a process pool of our own, replaced whenever a worker dies; shut all down."""
     pools = [_process_pool(workers)]
 
@@ -238,7 +243,7 @@ def _run_on(
     chunksize: int,
     *,
     restart: Callable[[], concurrent.futures.Executor] | None,
-) -> Iterator[Record[T]]:
+) -> Generator[Record[T], None, None]:
     """Submit chunks through a sliding window; collect results in input order.
 
     With ``restart``, a pool broken by a dying worker is replaced and the

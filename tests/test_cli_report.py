@@ -80,3 +80,26 @@ def test_progress_is_silent_off_a_terminal_or_when_hidden(
         for _ in range(3):
             bar.update(1)
     assert stream.getvalue() == ""
+
+
+def test_lines_printed_during_a_drawn_bar_clear_its_line_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    report = Report(verb="scored")
+    with progress(3, "scoring", report=report) as bar:
+        bar.update(1)
+        report.failure(Path("bad.jpg"), "truncated JPEG")
+        bar.update(1)
+    text = terminal.getvalue()
+    before, _, after = text.partition("\r\x1b[Kerror: bad.jpg: truncated JPEG\n")
+    assert "1/3" in before  # the bar was on this line, and is erased first
+    assert "2/3" in after  # then drawn again below the message
+
+
+def test_lines_are_plain_when_no_bar_is_drawn(capsys: pytest.CaptureFixture[str]) -> None:
+    report = Report(verb="scored")
+    with progress(3, "scoring", report=report):
+        report.failure(Path("bad.jpg"), "truncated JPEG")
+    assert capsys.readouterr().err == "error: bad.jpg: truncated JPEG\n"

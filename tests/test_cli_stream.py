@@ -8,8 +8,10 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -360,3 +362,64 @@ def test_overwrite_replaces_a_linked_log_without_writing_through(
     assert not log.is_symlink()
     assert names(parse_jsonl(log.read_text("utf-8")), shots) == WALKED
     assert kept.read_text("utf-8") == "keep me\n"
+
+
+@posix_only
+def test_a_reader_that_goes_away_stops_the_run_quietly(corpus: list[Path]) -> None:
+    process = start(
+        "blur-score",
+        corpus[0].parent,
+        "-m",
+        "blur-effect",
+        "--format",
+        "jsonl",
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["path"] == str(corpus[0])
+        process.stdout.close()  # as `| head -1` does
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        kill(process)
+    assert process.returncode == 1
+    assert stderr == ""  # no traceback, no BrokenPipeError message
+    assert time.monotonic() - started < 20
+
+
+@posix_only
+def test_records_can_go_to_a_named_pipe(shots: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "scores.jsonl"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")))
+    reader.start()
+    result = run("blur-score", shots, "-o", fifo)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert names(parse_jsonl(received[0]), shots) == WALKED
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    refused = subprocess.run(
+        [sys.executable, "-m", "edgegrad", "blur-score", str(shots), "-o", str(fifo), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "cannot read it to resume: it is a pipe or device" in refused.stderr
+
+
+def test_resume_says_when_log_records_match_no_input(shots: Path, tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    assert run("blur-score", shots / "sub", "-o", log).exit_code == 0
+    result = run("blur-score", shots, "-o", log, "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert "5 scored, 0 failed, 0 skipped, 1 already recorded" in result.stderr
+    assert "records in" not in result.stderr
+    moved = tmp_path / "moved"
+    shots.rename(moved)
+    result = run("blur-score", moved, "-o", log, "--resume")
+    assert f"resume: 6 records in {log} match no input of this run" in result.stderr
+    assert len(parse_jsonl(log.read_text("utf-8"))) == 12
