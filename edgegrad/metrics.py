@@ -19,10 +19,13 @@ Every measure here follows the same dtype rule, written down once:
   8-bit digital number, written DN below. Bit depth therefore does not change
   a score, and thresholds tuned on 8-bit images keep their meaning.
 * Filters use OpenCV's default border, ``BORDER_REFLECT_101``, and are computed
-  in float64, so no response saturates or wraps around. The one exception is
-  the variance of the Laplacian of a uint8 gray image (or of the uint8 luma of
-  a BGR one), which is computed exactly in integers, as described in
-  :func:`laplacian_variance`.
+  in float64, so no response saturates or wraps around. There are two
+  exceptions. The variance of the Laplacian of a uint8 gray image (or of the
+  uint8 luma of a BGR one) is computed exactly in integers, as described in
+  :func:`laplacian_variance`. The ``working_size`` resampling of
+  :func:`blur_score` and the LAPV taken on its result work in float32 (float64
+  for float64 input), with sums in float64, about 1e-7 relative from a
+  float64 computation.
 
 The measures and the direction of each (``METHODS`` holds the same table):
 
@@ -656,7 +659,10 @@ def blur_score(
         shape = _working_shape(gray.shape, working_size)
         _require_size(shape, minimum, f"working_size={working_size!r} gives", method)
         if not _is_flat(gray):
-            return _SCORERS[method](_resample(gray, shape))
+            working = _resample(gray, shape)
+            if method == "lapv":
+                return _lapv_working(working)
+            return _SCORERS[method](_float64(working))
     if method == "lapv":
         return _lapv_native(gray)
     return _SCORERS[method](_scaled(gray))
@@ -900,14 +906,14 @@ def _working_shape(shape: tuple[int, ...], working_size: int) -> tuple[int, int]
     )
 
 
-def _resample(gray: NDArray[Any], shape: tuple[int, int]) -> FloatImage:
+def _resample(gray: NDArray[Any], shape: tuple[int, int]) -> NDArray[np.floating[Any]]:
     """Blur to a fixed total blur in working pixels, then sample the working grid.
 
-    ``gray`` is in its own dtype; the result is float64 on the 8-bit scale. The
-    blur reads the integers directly and works in float32 (float64 for float64
-    input), with the 8-bit scale folded into its kernel: twice as fast as
-    converting to float64 first, and float32's rounding (about 1e-5 DN at
-    mid-grey) is far below anything a focus measure resolves.
+    ``gray`` is in its own dtype; the result is on the 8-bit scale, in float32
+    (float64 for float64 input). The blur reads the integers directly, with
+    the 8-bit scale folded into its kernel: twice as fast as converting to
+    float64 first, and float32's rounding (about 1e-5 DN at mid-grey) is far
+    below anything a focus measure resolves.
     """
     height, width = gray.shape
     new_height, new_width = shape
@@ -923,7 +929,7 @@ def _resample(gray: NDArray[Any], shape: tuple[int, int]) -> FloatImage:
     )
     if shape != (height, width):
         blurred = cv2.resize(blurred, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
-    return np.asarray(blurred, dtype=np.float64)
+    return np.asarray(blurred)
 
 
 def _gaussian(sigma: float, depth: int) -> NDArray[Any]:
@@ -968,6 +974,18 @@ def _lapv(gray: FloatImage, ksize: int = 1) -> float:
     if _is_flat(gray):
         return 0.0
     return float(_laplacian(gray, ksize).var())
+
+
+def _lapv_working(working: NDArray[Any]) -> float:
+    """LAPV of a resampled (hence not flat) image, float32 or float64, in its own precision.
+
+    One pass of ``cv2.meanStdDev`` (which sums in float64) replaces NumPy's
+    two-pass ``var``: 1.3 ms instead of 3 ms for a 1 MP float32 image. The
+    Laplacian's mean is near 0, so forming the variance from the sums loses
+    nothing; float32's own rounding changes the result by about 1e-6 relative.
+    """
+    _, std = cv2.meanStdDev(cv2.Laplacian(working, -1))
+    return float(std[0, 0]) ** 2
 
 
 def _lapv_native(gray: NDArray[Any], ksize: int = 1) -> float:
