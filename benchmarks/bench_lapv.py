@@ -23,8 +23,6 @@ from the exact variance (computed with int64 sums and fractions).
 from __future__ import annotations
 
 import functools
-import statistics
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +32,7 @@ import click
 import cv2
 import numpy as np
 import numpy.typing as npt
+from bench_filters import bench
 
 from edgegrad.io import read_image
 from edgegrad.metrics import laplacian_variance
@@ -74,18 +73,6 @@ def exact(gray: npt.NDArray[np.uint8]) -> float:
     return float(Fraction(count * squares - total * total, count * count))
 
 
-def median_seconds(candidates: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for fn in candidates.values():
-        fn()
-    for _ in range(repeat):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
 @click.command()
 @click.option("--size", default="4000x3000", show_default=True, help="WIDTHxHEIGHT.")
 @click.option("--repeat", default=21, show_default=True, type=click.IntRange(min=3))
@@ -105,7 +92,7 @@ def main(size: str, repeat: int, threads: int | None) -> None:
         "CV_16S + norm + sumElems": functools.partial(int16_norm_sum, gray),
         "laplacian_variance": functools.partial(laplacian_variance, gray),
     }
-    medians = median_seconds(candidates, repeat)
+    medians = bench(candidates, repeat)
     base = medians["CV_64F + var (baseline)"]
     header = f"{'candidate':28} {'ms':>7} {'/ baseline':>11} {'relative error':>15}"
     click.echo(header)
