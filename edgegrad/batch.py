@@ -35,7 +35,7 @@ _Outcome: TypeAlias = tuple[T | None, str | None]
 # oldest result is awaited, few enough that millions of inputs are not queued.
 _WINDOW_PER_WORKER = 4
 # glibc mallopt() parameters (malloc.h), the value a worker gives both, and the
-# largest mmap threshold glibc releases before 2.26 accept (HEAP_MAX_SIZE / 2).
+# largest mmap threshold older glibc releases accept (HEAP_MAX_SIZE / 2, 64-bit).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _KEPT_FREE_BYTES = 256 * 1024 * 1024
