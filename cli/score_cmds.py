@@ -233,7 +233,7 @@ def _table(rows: list[Row]) -> str:
     type=click.Choice(["score", "name"]),
     default=None,
     help="score: sharpest first; name: the order files were given and walked in "
-    "[default: score for the table and JSON, name for CSV and JSONL].",
+    "[default: score for the table, JSON and --best, name for CSV and JSONL].",
 )
 @click.option("--best", type=click.IntRange(min=1), metavar="N", help="List only the N sharpest.")
 @click.option("--threshold", type=float, help="Blurry when less sharp than this score.")
@@ -376,7 +376,8 @@ def blur_score_cmd(**kw: Any) -> None:
         )
         for row in rows:
             verdicts.add(row)
-        sort = kw["sort"] or ("name" if fmt in STREAMED else "score")
+        # A ranking (--best) is listed sharpest first unless asked otherwise.
+        sort = kw["sort"] or ("name" if fmt in STREAMED and kw["best"] is None else "score")
         text = _render(_order(rows, sharpness, sort, kw["best"]), fmt)
         if output is None:
             click.echo(text, nl=False)

@@ -305,7 +305,10 @@ def test_machine_formats_default_to_input_order(shots: Path) -> None:
     )
     ranked = run("blur-score", shots, "--format", "csv", "--sort", "score").stdout
     assert names(list(csv.DictReader(io.StringIO(ranked))), shots) == SHARPEST_FIRST
+    # --best is a ranking: sharpest first unless --sort name asks otherwise.
     best = run("blur-score", shots, "--format", "jsonl", "--best", "3")
+    assert names(parse_jsonl(best.stdout), shots) == SHARPEST_FIRST[:3]
+    best = run("blur-score", shots, "--format", "jsonl", "--best", "3", "--sort", "name")
     assert names(parse_jsonl(best.stdout), shots) == ["a.png", "c.png", "sub/e.png"]
 
 
