@@ -14,14 +14,11 @@ such a log can be continued with ``--resume`` after the run was stopped.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import io
-import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,6 @@ from edgegrad.io import (
     TransferAction,
     open_record_log,
     read_image_checked,
-    read_record_log,
     transfer,
     write_image,
     write_text,
@@ -53,30 +49,19 @@ from .options import (
     walk_inputs,
     walk_options,
 )
+from .records import (
+    FORMATS,
+    STREAMED,
+    Row,
+    earlier_rows,
+    format_for,
+    header_line,
+    record_line,
+    render,
+)
 from .report import EXIT_FAIL_UNDER, Report, pool_plan, progress
 
-FORMATS = ("table", "csv", "jsonl", "json")
-#: Formats written record by record, as the images finish.
-STREAMED = ("csv", "jsonl")
 ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
-FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
-#: How every JSONL record begins (``path`` is the first field): a last line cut
-#: short is only dropped on ``--resume`` if it begins so.
-JSONL_START = '{"path": '
-
-
-@dataclass
-class Row:
-    """One output record; ``blurry`` is None when no threshold was set."""
-
-    path: str
-    score: float | None
-    method: str
-    width: int | None
-    height: int | None
-    blurry: bool | None
-    warning: str | None
-    error: str | None
 
 
 def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -114,70 +99,6 @@ def blurry_cut(
     if sigma is not None:
         return float(np.mean(keys) - sigma * np.std(keys))
     return None
-
-
-def _render(rows: list[Row], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
-    if fmt in STREAMED:
-        return _header(fmt) + "".join(_line(r, fmt) for r in rows)
-    return _table(rows)
-
-
-def _header(fmt: str) -> str:
-    """What a CSV or JSONL output starts with: the CSV header line, or nothing."""
-    return _csv_line(FIELDS) if fmt == "csv" else ""
-
-
-def _line(row: Row, fmt: str) -> str:
-    """One record as one CSV or JSONL line, newline included (streamed or not)."""
-    if fmt == "jsonl":
-        return json.dumps(asdict(row), ensure_ascii=False) + "\n"
-    return _csv_line(_csv_cell(getattr(row, name)) for name in FIELDS)
-
-
-def _csv_line(cells: Iterable[object]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
-
-
-def _format_for(output: Path | None) -> str:
-    """The format named by an output file's extension, else ``table``."""
-    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return suffix if suffix in FORMATS else "table"
-
-
-def _csv_cell(value: object) -> object:
-    """Blank for null, ``true``/``false`` for booleans (as in the JSON output)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-def _table(rows: list[Row]) -> str:
-    with_blurry = any(r.blurry is not None for r in rows)
-    header = ["#", "score", "size", *(["blurry"] if with_blurry else []), "path", "note"]
-    lines = [header]
-    for i, r in enumerate(rows, 1):
-        digits = 4 if r.method == "blur-effect" else 2
-        score = "-" if r.score is None else f"{r.score:.{digits}f}"
-        size = "-" if r.width is None else f"{r.width}x{r.height}"
-        flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
-        note = (r.error or r.warning or "").removeprefix(f"{r.path}: ")
-        lines.append([str(i), score, size, *flag, r.path, note])
-    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    numeric = {0, 1, 2}
-    out = []
-    for line in lines:
-        cells = [
-            cell.rjust(w) if c in numeric else cell.ljust(w)
-            for c, (cell, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append("  ".join(cells).rstrip())
-    return "\n".join(out) + "\n"
 
 
 @click.command("blur-score")
@@ -301,7 +222,7 @@ def blur_score_cmd(**kw: Any) -> None:
         )
     if kw["roi"] is not None and kw["center"] is not None:
         raise click.UsageError("give --roi or --center, not both")
-    fmt: str = kw["fmt"] or _format_for(kw["output"])
+    fmt: str = kw["fmt"] or format_for(kw["output"])
     whole_run = _whole_run_options(kw)
     if kw["resume"]:
         _check_resume(kw, fmt, whole_run, bool(actions))
@@ -358,7 +279,7 @@ def blur_score_cmd(**kw: Any) -> None:
             for record in records:
                 row = _row(record, method, report)
                 verdicts.add(row)
-                write(_line(row, fmt))
+                write(record_line(row, fmt))
                 bar.update(1)
     else:
         with progress(len(todo), "scoring") as bar:
@@ -378,7 +299,7 @@ def blur_score_cmd(**kw: Any) -> None:
             verdicts.add(row)
         # A ranking (--best) is listed sharpest first unless asked otherwise.
         sort = kw["sort"] or ("name" if fmt in STREAMED and kw["best"] is None else "score")
-        text = _render(_order(rows, sharpness, sort, kw["best"]), fmt)
+        text = render(_order(rows, sharpness, sort, kw["best"]), fmt)
         if output is None:
             click.echo(text, nl=False)
         else:
@@ -472,9 +393,9 @@ def _stream(
 
     The CSV header goes first, unless a resumed file already holds lines.
     """
-    header = _header(fmt)
+    first = header_line(fmt)
     if output is None:
-        click.echo(header, nl=False)
+        click.echo(first, nl=False)
         yield functools.partial(click.echo, nl=False)
         return
     with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
@@ -485,8 +406,8 @@ def _stream(
                 f"cut short when the earlier run stopped); {redo}",
                 err=True,
             )
-        if header and not log.kept:
-            log.write_line(header)
+        if first and not log.kept:
+            log.write_line(first)
         yield log.write_line
 
 
@@ -498,7 +419,7 @@ def _read_log(path: Path, fmt: str, verdicts: _Verdicts, report: Report) -> set[
     cover the whole log. A last line cut short is left out: the log drops it.
     """
     recorded = set()
-    for number, row in _earlier_rows(path, fmt):
+    for number, row in earlier_rows(path, fmt):
         if row.method != verdicts.method:
             raise click.UsageError(
                 f"cannot resume {path}: line {number} holds a {row.method} score and this run "
@@ -510,80 +431,6 @@ def _read_log(path: Path, fmt: str, verdicts: _Verdicts, report: Report) -> set[
             report.recorded_failure(row.path, row.error)
         verdicts.add(row)
     return recorded
-
-
-def _earlier_rows(path: Path, fmt: str) -> Iterator[tuple[int, Row]]:
-    """Parse the complete records of a log, each with the number of its (last) line."""
-    number = 1
-    try:
-        if fmt == "jsonl":
-            for number, line in enumerate(_complete_lines(path, fmt), 1):
-                yield number, _earlier_row(json.loads(line))
-            return
-        reader = csv.reader(_complete_lines(path, fmt))
-        header = next(reader, None)
-        if header is not None and tuple(header) != FIELDS:
-            raise click.UsageError(
-                f"cannot resume {path}: its header is {','.join(header)!r}, not "
-                f"{','.join(FIELDS)!r}; it was not written by this blur-score"
-            )
-        for cells in reader:
-            number = reader.line_num
-            yield number, _earlier_row(_csv_record(cells))
-    except (ValueError, csv.Error) as error:
-        raise click.UsageError(
-            f"cannot resume {path}: line {number} is not a blur-score record ({error})"
-        ) from None
-
-
-def _complete_lines(path: Path, fmt: str) -> Iterator[str]:
-    """The complete lines of a log; a last line cut short must look like a record's start."""
-    start = _header(fmt) if fmt == "csv" else JSONL_START
-    for line in read_record_log(path):
-        if line.endswith("\n"):
-            yield line
-            if fmt == "csv":
-                start = ""  # after the header, a row begins with its path
-        elif not (line.startswith(start) or start.startswith(line)):
-            raise click.UsageError(
-                f"cannot resume {path}: its last line is neither a blur-score record "
-                "nor the start of one"
-            )
-
-
-def _csv_record(cells: list[str]) -> dict[str, object]:
-    """The values of one CSV row, by field: the inverse of :func:`_csv_cell`."""
-    if len(cells) != len(FIELDS):
-        raise ValueError(f"{len(cells)} fields, not {len(FIELDS)}")
-    values: dict[str, object] = {}
-    for name, cell in zip(FIELDS, cells, strict=True):
-        if cell == "":
-            values[name] = None
-        elif name == "score":
-            values[name] = float(cell)
-        elif name in ("width", "height"):
-            values[name] = int(cell)
-        elif name == "blurry":
-            if cell not in ("true", "false"):
-                raise ValueError(f"blurry must be true, false or empty; got {cell!r}")
-            values[name] = cell == "true"
-        else:
-            values[name] = cell
-    return values
-
-
-def _earlier_row(values: object) -> Row:
-    """Check a parsed record has the fields and types of a :class:`Row`; return it."""
-    if not isinstance(values, dict) or set(values) != set(FIELDS):
-        raise ValueError(f"fields must be {', '.join(FIELDS)}")
-    row = Row(**values)
-    if not (isinstance(row.path, str) and isinstance(row.method, str)):
-        raise ValueError("path and method must be text")
-    if not (row.score is None or isinstance(row.score, (int, float))):
-        raise ValueError("score must be a number or empty")
-    if not (row.error is None or isinstance(row.error, str)):
-        raise ValueError("error must be text or empty")
-    return row
 
 
 def _row(record: Record[FileScore], method: str, report: Report) -> Row:

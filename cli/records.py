@@ -1,0 +1,180 @@
+"""The records of ``blur-score``: one schema, written as a table, CSV, JSONL or JSON.
+
+CSV and JSONL are written one line per record (:func:`header_line`, then
+:func:`record_line` for each), so that a run can stream them, and are read back by
+:func:`earlier_rows` when ``--resume`` continues a log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+
+from edgegrad.io import read_record_log
+
+FORMATS = ("table", "csv", "jsonl", "json")
+#: Formats written record by record, as the images finish.
+STREAMED = ("csv", "jsonl")
+FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
+#: How every JSONL record begins (``path`` is the first field): a last line cut
+#: short is only dropped on ``--resume`` if it begins so.
+JSONL_START = '{"path": '
+
+
+@dataclass
+class Row:
+    """One output record; ``blurry`` is None when no threshold was set."""
+
+    path: str
+    score: float | None
+    method: str
+    width: int | None
+    height: int | None
+    blurry: bool | None
+    warning: str | None
+    error: str | None
+
+
+def render(rows: list[Row], fmt: str) -> str:
+    """All rows at once in ``fmt``: the table, JSON, or CSV/JSONL as streamed."""
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+    if fmt in STREAMED:
+        return header_line(fmt) + "".join(record_line(r, fmt) for r in rows)
+    return _table(rows)
+
+
+def header_line(fmt: str) -> str:
+    """What a CSV or JSONL output starts with: the CSV header line, or nothing."""
+    return _csv_line(FIELDS) if fmt == "csv" else ""
+
+
+def record_line(row: Row, fmt: str) -> str:
+    """One record as one CSV or JSONL line, newline included (streamed or not)."""
+    if fmt == "jsonl":
+        return json.dumps(asdict(row), ensure_ascii=False) + "\n"
+    return _csv_line(_csv_cell(getattr(row, name)) for name in FIELDS)
+
+
+def _csv_line(cells: Iterable[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
+
+
+def format_for(output: Path | None) -> str:
+    """The format named by an output file's extension, else ``table``."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in FORMATS else "table"
+
+
+def _csv_cell(value: object) -> object:
+    """Blank for null, ``true``/``false`` for booleans (as in the JSON output)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _table(rows: list[Row]) -> str:
+    with_blurry = any(r.blurry is not None for r in rows)
+    header = ["#", "score", "size", *(["blurry"] if with_blurry else []), "path", "note"]
+    lines = [header]
+    for i, r in enumerate(rows, 1):
+        digits = 4 if r.method == "blur-effect" else 2
+        score = "-" if r.score is None else f"{r.score:.{digits}f}"
+        size = "-" if r.width is None else f"{r.width}x{r.height}"
+        flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
+        note = (r.error or r.warning or "").removeprefix(f"{r.path}: ")
+        lines.append([str(i), score, size, *flag, r.path, note])
+    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
+    numeric = {0, 1, 2}
+    out = []
+    for line in lines:
+        cells = [
+            cell.rjust(w) if c in numeric else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def earlier_rows(path: Path, fmt: str) -> Iterator[tuple[int, Row]]:
+    """Parse the complete records of a log, each with the number of its (last) line."""
+    number = 1
+    try:
+        if fmt == "jsonl":
+            for number, line in enumerate(_complete_lines(path, fmt), 1):
+                yield number, _earlier_row(json.loads(line))
+            return
+        reader = csv.reader(_complete_lines(path, fmt))
+        header = next(reader, None)
+        if header is not None and tuple(header) != FIELDS:
+            raise click.UsageError(
+                f"cannot resume {path}: its header is {','.join(header)!r}, not "
+                f"{','.join(FIELDS)!r}; it was not written by this blur-score"
+            )
+        for cells in reader:
+            number = reader.line_num
+            yield number, _earlier_row(_csv_record(cells))
+    except (ValueError, csv.Error) as error:
+        raise click.UsageError(
+            f"cannot resume {path}: line {number} is not a blur-score record ({error})"
+        ) from None
+
+
+def _complete_lines(path: Path, fmt: str) -> Iterator[str]:
+    """The complete lines of a log; a last line cut short must look like a record's start."""
+    start = header_line(fmt) if fmt == "csv" else JSONL_START
+    for line in read_record_log(path):
+        if line.endswith("\n"):
+            yield line
+            if fmt == "csv":
+                start = ""  # after the header, a row begins with its path
+        elif not (line.startswith(start) or start.startswith(line)):
+            raise click.UsageError(
+                f"cannot resume {path}: its last line is neither a blur-score record "
+                "nor the start of one"
+            )
+
+
+def _csv_record(cells: list[str]) -> dict[str, object]:
+    """The values of one CSV row, by field: the inverse of :func:`_csv_cell`."""
+    if len(cells) != len(FIELDS):
+        raise ValueError(f"{len(cells)} fields, not {len(FIELDS)}")
+    values: dict[str, object] = {}
+    for name, cell in zip(FIELDS, cells, strict=True):
+        if cell == "":
+            values[name] = None
+        elif name == "score":
+            values[name] = float(cell)
+        elif name in ("width", "height"):
+            values[name] = int(cell)
+        elif name == "blurry":
+            if cell not in ("true", "false"):
+                raise ValueError(f"blurry must be true, false or empty; got {cell!r}")
+            values[name] = cell == "true"
+        else:
+            values[name] = cell
+    return values
+
+
+def _earlier_row(values: object) -> Row:
+    """Check a parsed record has the fields and types of a :class:`Row`; return it."""
+    if not isinstance(values, dict) or set(values) != set(FIELDS):
+        raise ValueError(f"fields must be {', '.join(FIELDS)}")
+    row = Row(**values)
+    if not (isinstance(row.path, str) and isinstance(row.method, str)):
+        raise ValueError("path and method must be text")
+    if not (row.score is None or isinstance(row.score, (int, float))):
+        raise ValueError("score must be a number or empty")
+    if not (row.error is None or isinstance(row.error, str)):
+        raise ValueError("error must be text or empty")
+    return row
