@@ -192,7 +192,7 @@ def laplacian_variance(image: NDArray[Any], *, ksize: int = 1) -> float:
     _check_choice_int(ksize, "ksize", _LAPLACIAN_KSIZES, "an odd integer from 1 to 31")
     gray = _native_luma(image)
     _require_size(gray.shape, max(3, ksize), "image is", "laplacian_variance")
-    return _lapv_native(gray, ksize)
+    return _lapv(_eight_bit(gray), ksize)
 
 
 def tenengrad(image: NDArray[Any], *, ksize: int = 3) -> float:
@@ -659,13 +659,8 @@ def blur_score(
         shape = _working_shape(gray.shape, working_size)
         _require_size(shape, minimum, f"working_size={working_size!r} gives", method)
         if not _is_flat(gray):
-            working = _resample(gray, shape)
-            if method == "lapv":
-                return _lapv_working(working)
-            return _SCORERS[method](_float64(working))
-    if method == "lapv":
-        return _lapv_native(gray)
-    return _SCORERS[method](_scaled(gray))
+            return _SCORERS[method](_resample(gray, shape))
+    return _SCORERS[method](_eight_bit(gray))
 
 
 def sharpness_map(image: NDArray[Any], *, tile: int = 64, method: str = "lapv") -> FloatImage:
@@ -794,6 +789,11 @@ def _native_luma(image: NDArray[Any]) -> NDArray[Any]:
     else:
         gray = image
     return gray
+
+
+def _eight_bit(gray: NDArray[Any]) -> NDArray[Any]:
+    """A gray image on the 8-bit scale with the least work: uint8 as it is, else float64."""
+    return gray if gray.dtype == np.uint8 else _scaled(gray)
 
 
 def _scaled(gray: NDArray[Any]) -> FloatImage:
@@ -937,7 +937,11 @@ def _gaussian(sigma: float, depth: int) -> NDArray[Any]:
     return np.asarray(cv2.getGaussianKernel(2 * math.ceil(4 * sigma) + 1, sigma, depth))
 
 
-# --- scores on a checked gray float64 image -------------------------------------------
+# --- scores on a checked gray image on the 8-bit scale -----------------------------
+#
+# The scorers take uint8 (a native 8-bit image), float32 (a working-size image)
+# or float64 (anything else); LAPV makes use of the dtype, the others work in
+# float64.
 
 
 def _is_flat(gray: NDArray[Any]) -> bool:
@@ -945,7 +949,7 @@ def _is_flat(gray: NDArray[Any]) -> bool:
 
 
 def _float64(array: object) -> FloatImage:
-    """Type an OpenCV result computed with ``ddepth=CV_64F`` (no copy)."""
+    """``array`` as float64: no copy for an OpenCV result computed with ``CV_64F``."""
     return np.asarray(array, dtype=np.float64)
 
 
@@ -970,67 +974,63 @@ def _abs_second_differences(gray: FloatImage) -> FloatImage:
     return np.abs(lxx) + np.abs(lyy)
 
 
-def _lapv(gray: FloatImage, ksize: int = 1) -> float:
-    if _is_flat(gray):
-        return 0.0
-    return float(_laplacian(gray, ksize).var())
+def _lapv(gray: NDArray[Any], ksize: int = 1) -> float:
+    """LAPV in the way the dtype allows.
 
-
-def _lapv_working(working: NDArray[Any]) -> float:
-    """LAPV of a resampled (hence not flat) image, float32 or float64, in its own precision.
-
-    One pass of ``cv2.meanStdDev`` (which sums in float64) replaces NumPy's
-    two-pass ``var``: 1.3 ms instead of 3 ms for a 1 MP float32 image. The
-    Laplacian's mean is near 0, so forming the variance from the sums loses
-    nothing; float32's own rounding changes the result by about 1e-6 relative.
+    uint8, with a ksize whose Laplacian fits in int16: exactly, in integers
+    (see :func:`laplacian_variance`). float32: a float32 Laplacian and one
+    pass of ``cv2.meanStdDev``, which sums in float64 (1.3 ms instead of 3 ms
+    for NumPy's two-pass ``var`` at 1 MP; the Laplacian's mean is near 0, so
+    forming the variance from the sums loses nothing). Otherwise float64 and
+    NumPy's ``var``, as the usual recipe computes it.
     """
-    _, std = cv2.meanStdDev(cv2.Laplacian(working, -1))
-    return float(std[0, 0]) ** 2
-
-
-def _lapv_native(gray: NDArray[Any], ksize: int = 1) -> float:
-    """LAPV of a gray image in its own dtype: exact in integers for uint8 when it fits."""
-    if gray.dtype != np.uint8 or ksize not in _LAPLACIAN_INT16_KSIZES:
-        return _lapv(_scaled(gray), ksize)
-    response = cv2.Laplacian(gray, cv2.CV_16S, ksize=ksize)
-    count = response.size
-    # Whole numbers, but OpenCV may (with IPP) take the L2 norm and square it,
-    # a few units in the last place off: round back to the integer.
-    total = round(cv2.sumElems(response)[0])
-    squares = round(cv2.norm(response, cv2.NORM_L2SQR))
-    return (count * squares - total * total) / (count * count)
-
-
-def _teng(gray: FloatImage, ksize: int = 3) -> float:
+    if gray.dtype == np.uint8 and ksize in _LAPLACIAN_INT16_KSIZES:
+        response = cv2.Laplacian(gray, cv2.CV_16S, ksize=ksize)
+        count = response.size
+        # Whole numbers, but OpenCV may (with IPP) take the L2 norm and square
+        # it, a few units in the last place off: round back to the integer.
+        total = round(cv2.sumElems(response)[0])
+        squares = round(cv2.norm(response, cv2.NORM_L2SQR))
+        return (count * squares - total * total) / (count * count)
     if _is_flat(gray):
         return 0.0
-    gx, gy = _sobel_pair(gray, ksize)
+    if gray.dtype == np.float32:
+        _, std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F, ksize=ksize))
+        return float(std[0, 0]) ** 2
+    return float(_laplacian(_float64(gray), ksize).var())
+
+
+def _teng(gray: NDArray[Any], ksize: int = 3) -> float:
+    if _is_flat(gray):
+        return 0.0
+    gx, gy = _sobel_pair(_float64(gray), ksize)
     return float(np.vdot(gx, gx) + np.vdot(gy, gy)) / gx.size
 
 
-def _lapm(gray: FloatImage) -> float:
+def _lapm(gray: NDArray[Any]) -> float:
     if _is_flat(gray):
         return 0.0
-    return float(_abs_second_differences(gray).mean())
+    return float(_abs_second_differences(_float64(gray)).mean())
 
 
-def _glvn(gray: FloatImage) -> float:
+def _glvn(gray: NDArray[Any]) -> float:
     if _is_flat(gray):
         return 0.0
+    gray = _float64(gray)
     _check_non_negative(gray)
     return float(gray.var() / gray.mean())
 
 
-def _blur_effect(gray: FloatImage) -> float:
+def _blur_effect(gray: NDArray[Any]) -> float:
     if _is_flat(gray):
         return 1.0
     from skimage.measure import blur_effect as skimage_blur_effect
 
     crete: Callable[[FloatImage], float] = skimage_blur_effect
-    return float(crete(gray))
+    return float(crete(_float64(gray)))
 
 
-_SCORERS: Final[Mapping[str, Callable[[FloatImage], float]]] = {
+_SCORERS: Final[Mapping[str, Callable[[NDArray[Any]], float]]] = {
     "lapv": _lapv,
     "teng": _teng,
     "lapm": _lapm,
