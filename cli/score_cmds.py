@@ -487,17 +487,17 @@ def _order(rows: list[Row], sharpness: dict[int, float], sort: str, best: int | 
 
 
 def render_focus_map(
-    image: npt.NDArray[Any], scores: npt.NDArray[np.float64], tile: int, method: str
+    gray: npt.NDArray[Any], scores: npt.NDArray[np.float64], tile: int, method: str
 ) -> npt.NDArray[np.uint8]:
-    """Overlay per-tile scores on the image as a colour map with a labelled scale bar.
+    """Overlay per-tile scores on the gray image as a colour map with a labelled scale bar.
 
     Each pixel takes the colour of the tile :func:`edgegrad.sharpness_map`
     scored it in (the last row and column of tiles absorb the remainder).
     Colours follow ``log(1 + s - min)`` of the sharpness, since scores span
     orders of magnitude between flat and detailed regions.
     """
-    gray = np.clip(np.rint(metrics.luma(image)), 0, 255).astype(np.uint8)
-    height, width = gray.shape
+    base = np.clip(np.rint(metrics.luma(gray)), 0, 255).astype(np.uint8)
+    height, width = base.shape
     sharp = scores if metrics.SHARPER_IS_HIGHER[method] else -scores
     lo, hi = float(sharp.min()), float(sharp.max())
     level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)
@@ -505,8 +505,7 @@ def render_focus_map(
     cols = np.minimum(np.arange(width) // tile, scores.shape[1] - 1)
     tiles = np.asarray(level[np.ix_(rows, cols)] * 255, np.uint8)
     colours = cv2.applyColorMap(tiles, cv2.COLORMAP_INFERNO)
-    base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-    overlay = cv2.addWeighted(base, 0.45, colours, 0.55, 0.0)
+    overlay = cv2.addWeighted(cv2.cvtColor(base, cv2.COLOR_GRAY2BGR), 0.45, colours, 0.55, 0.0)
     return np.hstack([overlay, _scale_bar(height, lo, hi, method)])
 
 
@@ -566,7 +565,8 @@ def focus_map_cmd(
         raise click.BadParameter(
             f"{target} exists; pass --overwrite to replace it", param_hint="'-o'"
         )
-    loaded = read_image_checked(image, mode="color", max_pixels=max_pixels)
+    # Read as gray, what both the scores and the overlay use (a JPEG's own luma).
+    loaded = read_image_checked(image, mode="gray", max_pixels=max_pixels)
     scores = metrics.sharpness_map(loaded.array, tile=tile, method=method)
     picture = render_focus_map(loaded.array, scores, tile, method)
     written = write_image(target, picture, overwrite=overwrite, protected=(image,))
