@@ -10,141 +10,33 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
-import numpy.typing as npt
 
-from edgegrad import filters
-from edgegrad._arrays import EIGHT_BIT_SCALE
 from edgegrad.batch import Record, run_batch
-from edgegrad.io import read_image, write_image
-from edgegrad.kernels import directional_kernel
+from edgegrad.io import writable_extensions
+from edgegrad.jobs import DISPLAYS, Display, FilterSpec, Placement, filter_file
+from edgegrad.kernels import DERIVATIVE_KINDS, DerivativeKind, directional_kernel
 
-from .options import (
-    max_pixels_option,
-    mirrored,
-    overwrite_option,
-    paths_argument,
-    walk_inputs,
-    walk_options,
-)
+from .options import F, Walk, batch_options, compose, paths_argument, walk_inputs
 from .report import Report, pool_plan, progress
 
-DISPLAYS = ("abs", "signed", "normalize", "raw")
-RAW_EXTENSIONS = (".npy", ".tif", ".tiff")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
-
 
 @dataclass(frozen=True)
-class FilterSpec:
-    """One filter operation, picklable so it can run in worker processes."""
+class Run:
+    """What every filter command takes besides its filter: inputs, outputs, walking."""
 
-    op: str
-    angle: float | None = None
-    ksize: int | None = None
-    kernel: str = "sobel"
-    sigma: float = 1.0
-    normalize: bool = False
-    display: str | None = None
-    color: bool = False
-
-    @property
-    def signed(self) -> bool:
-        """True unless the result is a gradient magnitude."""
-        return self.op == "laplacian" or self.angle is not None
-
-    @property
-    def display_mode(self) -> str:
-        """The display mapping: as asked, else ``signed`` or ``abs`` for magnitudes."""
-        if self.display is not None:
-            return self.display
-        return "signed" if self.signed else "abs"
-
-    def suffix(self) -> str:
-        """Name the operation, e.g. ``sobel-a45-k5`` or ``gaussian-a30-s2-raw``."""
-        name = self.kernel if self.op == "directional" else self.op
-        parts = [name]
-        if self.angle is not None:
-            parts.append(f"a{self.angle:g}")
-        default_ksize = 1 if self.op == "laplacian" else 3
-        if self.ksize is not None and self.ksize != default_ksize:
-            parts.append(f"k{self.ksize}")
-        if self.kernel == "gaussian":
-            parts.append(f"s{self.sigma:g}")
-        if self.normalize:
-            parts.append("n")
-        if self.color:
-            parts.append("color")
-        if self.display is not None and self.display != ("signed" if self.signed else "abs"):
-            parts.append(self.display)
-        return "-".join(parts)
-
-    def apply(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """Run the filter and map it for display (or return it raw)."""
-        if self.op == "laplacian":
-            response = filters.laplacian(image, ksize=self.ksize or 1, normalize=self.normalize)
-        elif self.op == "directional" and self.angle is not None:
-            response = filters.directional(
-                image,
-                self.angle,
-                kernel=self.kernel,  # type: ignore[arg-type]
-                ksize=self.ksize,
-                sigma=self.sigma,
-                normalize=self.normalize,
-            )
-        elif self.op == "scharr":
-            response = filters.scharr(image, self.angle, normalize=self.normalize)
-        else:
-            response = filters.sobel(
-                image, self.angle, ksize=self.ksize or 3, normalize=self.normalize
-            )
-        if self.display_mode == "raw":
-            return response
-        # Show 16-bit and float images on the 8-bit scale, as 8-bit ones look.
-        scale = EIGHT_BIT_SCALE[image.dtype] if self.display_mode == "abs" else None
-        return filters.to_uint8(response, self.display_mode, scale=scale)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where each input's output goes; small, so it pickles cheaply to workers.
-
-    Outputs go to ``file`` (one input), under ``folder`` mirroring the input's
-    position below the walked ``roots``, or next to the input.
-    """
-
-    tag: str
-    extension: str
-    file: Path | None = None
-    folder: Path | None = None
-    roots: tuple[Path, ...] = ()
-
-    def target(self, source: Path) -> Path:
-        """Return the output path for ``source``."""
-        if self.file is not None:
-            return self.file
-        name = f"{source.stem}.{self.tag}{self.extension}"
-        if self.folder is None:
-            return source.with_name(name)
-        return mirrored(source, self.roots, self.folder) / name
-
-
-def filter_file(
-    source: Path,
-    *,
-    placement: Placement,
-    spec: FilterSpec,
-    overwrite: bool,
-    max_pixels: int | None,
-) -> Path:
-    """Read ``source``, filter it and write its output atomically (one batch job)."""
-    image = read_image(source, mode="color" if spec.color else "gray", max_pixels=max_pixels)
-    target = placement.target(source)
-    return write_image(target, spec.apply(image), overwrite=overwrite, protected=(source,))
+    paths: tuple[Path, ...]
+    output: Path | None
+    overwrite: bool
+    max_pixels: int | None
+    walk: Walk
+    jobs: int | None
+    verbose: bool
 
 
 def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> Placement:
@@ -156,10 +48,11 @@ def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> 
     folders = tuple(p for p in paths if p.is_dir())
     extension = ".npy" if spec.display_mode == "raw" else ".png"
     if output is None or output.is_dir() or not output.suffix:
-        return Placement(spec.suffix(), extension, folder=output, roots=folders)
-    if output.suffix.lower() not in IMAGE_EXTENSIONS:
+        return Placement(spec.tag(), extension, folder=output, roots=folders)
+    known = writable_extensions()
+    if output.suffix.lower() not in known:
         raise click.BadParameter(
-            f"cannot write {output.suffix!r} files; use one of {', '.join(IMAGE_EXTENSIONS)}, "
+            f"cannot write {output.suffix!r} files; use one of {', '.join(known)}, "
             "or a folder name without an extension",
             param_hint="'-o'",
         )
@@ -168,21 +61,20 @@ def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> 
             "a file name needs exactly one input file; give a folder to write many outputs",
             param_hint="'-o'",
         )
-    if spec.display_mode == "raw" and output.suffix.lower() not in RAW_EXTENSIONS:
+    raw = writable_extensions("float32")
+    if spec.display_mode == "raw" and output.suffix.lower() not in raw:
         raise click.BadParameter(
-            "--display raw writes .npy or float32 .tif/.tiff", param_hint="'-o'"
+            f"--display raw writes float32: {', '.join(raw)}", param_hint="'-o'"
         )
-    return Placement(spec.suffix(), extension, file=output)
+    return Placement(spec.tag(), extension, file=output)
 
 
-def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
+def run_filter(ctx: click.Context, spec: FilterSpec, run: Run) -> None:
     """Plan, run and report one filter command; exits with the report's code."""
-    paths: Sequence[Path] = kw["paths"]
-    overwrite: bool = kw["overwrite"]
-    report = Report(verb="written", verbose=kw["verbose"])
-    placement = _placement(paths, kw["output"], spec)
+    report = Report(verb="written", verbose=run.verbose)
+    placement = _placement(run.paths, run.output, spec)
     away = [placement.folder] if placement.folder is not None else []
-    sources = walk_inputs(paths, kw, report, away_from=away)
+    sources = walk_inputs(run.paths, run.walk, report, away_from=away)
     inputs = {_identity(source) for source in sources}
     claimed: set[Path] = set()
     todo: list[Path] = []
@@ -194,7 +86,7 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
         claimed.add(target)
         if target.exists() and _identity(target) in inputs:
             report.failure(source, f"output {target} is an input of this run; not overwritten")
-        elif target.exists() and not overwrite:
+        elif target.exists() and not run.overwrite:
             report.skip(source, f"output {target} exists (use --overwrite to replace it)")
         else:
             todo.append(source)
@@ -202,8 +94,8 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
         filter_file,
         placement=placement,
         spec=spec,
-        overwrite=overwrite,
-        max_pixels=kw["max_pixels"],
+        overwrite=run.overwrite,
+        max_pixels=run.max_pixels,
     )
     with progress(len(todo), "filtering", report=report) as bar:
 
@@ -214,53 +106,14 @@ def run_filter(spec: FilterSpec, kw: dict[str, Any]) -> None:
                 report.failure(record.path, record.error)
             bar.update(1)
 
-        workers, chunksize = pool_plan(kw["workers"], len(todo))
+        workers, chunksize = pool_plan(run.jobs, len(todo))
         run_batch(job, todo, workers=workers, chunksize=chunksize, on_result=advance)
-    click.echo(report.summary(), err=True)
-    raise SystemExit(report.exit_code)
+    ctx.exit(report.finish())
 
 
 def _identity(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_dev, st.st_ino
-
-
-def _common(func: Any) -> Any:
-    decorators = [
-        paths_argument,
-        click.option(
-            "-o",
-            "--output",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Output file (one input) or folder (mirrors input subfolders). "
-            "Default: next to each input.",
-        ),
-        click.option(
-            "--normalize",
-            is_flag=True,
-            help="Divide by the kernel's gain so a unit ramp gives 1.",
-        ),
-        click.option(
-            "--display",
-            type=click.Choice(DISPLAYS),
-            default=None,
-            help="How responses become pixels: abs, signed (0 → mid-grey), normalize "
-            "(min–max), or raw float (.npy, or float32 .tif by -o extension). "
-            "Default: signed, or abs for a gradient magnitude.",
-        ),
-        click.option(
-            "--color",
-            is_flag=True,
-            help="Filter each BGR channel instead of the gray image.",
-        ),
-        overwrite_option,
-        max_pixels_option,
-        walk_options,
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
 
 
 def _finite_angle(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -280,47 +133,110 @@ angle_option = click.option(
 )
 
 
-@click.command("sobel")
-@angle_option
-@click.option(
-    "--ksize",
-    type=click.Choice(["1", "3", "5", "7"]),
-    default="3",
-    show_default=True,
-    help="Aperture, as in cv2.Sobel (1: the 3-tap difference, no smoothing).",
+def _ksize_option(default: Literal["1", "3"], help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--ksize",
+        type=click.Choice(["1", "3", "5", "7"]),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+_common = compose(
+    paths_argument,
+    click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Output file (one input) or folder (mirrors input subfolders). "
+        "Default: next to each input.",
+    ),
+    click.option(
+        "--normalize",
+        is_flag=True,
+        help="Divide by the kernel's gain so a unit ramp gives 1.",
+    ),
+    click.option(
+        "--display",
+        type=click.Choice(DISPLAYS),
+        default=None,
+        help="How responses become pixels: abs, signed (0 → mid-grey), normalize "
+        "(min–max), or raw float (.npy, or float32 .tif by -o extension). "
+        "Default: signed, or abs for a gradient magnitude.",
+    ),
+    click.option(
+        "--color",
+        is_flag=True,
+        help="Filter each BGR channel instead of the gray image.",
+    ),
+    batch_options,
+    click.pass_context,
 )
-@_common
-def sobel_cmd(angle: float | None, ksize: str, **kw: Any) -> None:
+"""The options every filter command shares."""
+
+
+def filter_command(name: str) -> Callable[[Callable[..., FilterSpec]], click.Command]:
+    """Make a filter command from a function that builds its :class:`FilterSpec`.
+
+    The function takes the command's own options and returns the filter;
+    every filter command shares the rest (inputs, ``-o``, display, walking,
+    jobs), which are applied here.
+    """
+
+    def decorate(build: Callable[..., FilterSpec]) -> click.Command:
+        @functools.wraps(build, updated=())
+        def command(
+            ctx: click.Context,
+            *,
+            paths: tuple[Path, ...],
+            walk: Walk,
+            output: Path | None,
+            normalize: bool,
+            display: Display | None,
+            color: bool,
+            overwrite: bool,
+            max_pixels: int | None,
+            jobs: int | None,
+            verbose: bool,
+            **options: Any,
+        ) -> None:
+            spec = replace(build(**options), normalize=normalize, display=display, color=color)
+            run = Run(paths, output, overwrite, max_pixels, walk, jobs, verbose)
+            run_filter(ctx, spec, run)
+
+        shared = _common(command)
+        # The command's own options are listed first in --help.
+        shared.__click_params__.extend(getattr(build, "__click_params__", []))  # type: ignore[attr-defined]
+        return click.command(name)(shared)
+
+    return decorate
+
+
+@filter_command("sobel")
+@angle_option
+@_ksize_option("3", "Aperture, as in cv2.Sobel (1: the 3-tap difference, no smoothing).")
+def sobel_cmd(angle: float | None, ksize: str) -> FilterSpec:
     """Sobel gradient magnitude, or the signed derivative along --angle."""
-    spec = FilterSpec("sobel", angle=angle, ksize=int(ksize), **_spec_kw(kw))
-    run_filter(spec, kw)
+    return FilterSpec("sobel", angle=angle, ksize=int(ksize))
 
 
-@click.command("scharr")
+@filter_command("scharr")
 @angle_option
-@_common
-def scharr_cmd(angle: float | None, **kw: Any) -> None:
+def scharr_cmd(angle: float | None) -> FilterSpec:
     """Scharr gradient magnitude, or the signed derivative along --angle."""
-    spec = FilterSpec("scharr", angle=angle, **_spec_kw(kw))
-    run_filter(spec, kw)
+    return FilterSpec("scharr", angle=angle)
 
 
-@click.command("laplacian")
-@click.option(
-    "--ksize",
-    type=click.Choice(["1", "3", "5", "7"]),
-    default="1",
-    show_default=True,
-    help="Aperture, as in cv2.Laplacian (1: the 4-neighbour cross).",
-)
-@_common
-def laplacian_cmd(ksize: str, **kw: Any) -> None:
+@filter_command("laplacian")
+@_ksize_option("1", "Aperture, as in cv2.Laplacian (1: the 4-neighbour cross).")
+def laplacian_cmd(ksize: str) -> FilterSpec:
     """Signed Laplacian (as cv2.Laplacian, without saturation)."""
-    spec = FilterSpec("laplacian", ksize=int(ksize), **_spec_kw(kw))
-    run_filter(spec, kw)
+    return FilterSpec("laplacian", ksize=int(ksize))
 
 
-@click.command("directional")
+@filter_command("directional")
 @click.option(
     "--angle",
     type=float,
@@ -331,7 +247,7 @@ def laplacian_cmd(ksize: str, **kw: Any) -> None:
 )
 @click.option(
     "--kernel",
-    type=click.Choice(["sobel", "scharr", "gaussian"]),
+    type=click.Choice(DERIVATIVE_KINDS),
     default="sobel",
     show_default=True,
 )
@@ -348,18 +264,12 @@ def laplacian_cmd(ksize: str, **kw: Any) -> None:
     show_default=True,
     help="Gaussian standard deviation in pixels (--kernel gaussian).",
 )
-@_common
-def directional_cmd(angle: float, kernel: str, ksize: int | None, sigma: float, **kw: Any) -> None:
+def directional_cmd(
+    angle: float, kernel: DerivativeKind, ksize: int | None, sigma: float
+) -> FilterSpec:
     """Signed derivative along --angle with any kernel, in one filter pass."""
     try:
-        directional_kernel(angle, kind=kernel, ksize=ksize, sigma=sigma)  # type: ignore[arg-type]
+        directional_kernel(angle, kind=kernel, ksize=ksize, sigma=sigma)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    spec = FilterSpec(
-        "directional", angle=angle, ksize=ksize, kernel=kernel, sigma=sigma, **_spec_kw(kw)
-    )
-    run_filter(spec, kw)
-
-
-def _spec_kw(kw: dict[str, Any]) -> dict[str, Any]:
-    return {"normalize": kw["normalize"], "display": kw["display"], "color": kw["color"]}
+    return FilterSpec("directional", angle=angle, ksize=ksize, kernel=kernel, sigma=sigma)

@@ -12,7 +12,7 @@ from edgegrad import __version__
 from edgegrad.errors import EdgegradError
 
 from .filter_cmds import directional_cmd, laplacian_cmd, scharr_cmd, sobel_cmd
-from .report import EXIT_FATAL
+from .report import EXIT_FATAL, EXIT_INTERRUPTED, say
 from .score_cmds import blur_score_cmd, focus_map_cmd
 
 
@@ -28,23 +28,22 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            say("interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader of stdout went away (``edgegrad ... | head``): stop
             # quietly, with stdout pointed at devnull so that Python's own
             # flush at exit does not complain again.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_FATAL)
+            ctx.exit(EXIT_FATAL)
         except Exception as exc:
             if ctx.meta.get("edgegrad.debug"):
                 raise
             if isinstance(exc, EdgegradError):
-                click.echo(f"error: {exc}", err=True)
+                say(f"error: {exc}")
             else:
-                hint = "(run with --debug for a traceback)"
-                click.echo(f"error: {type(exc).__name__}: {exc} {hint}", err=True)
-            sys.exit(EXIT_FATAL)
+                say(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+            ctx.exit(EXIT_FATAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +55,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     \b
     Exit codes: 0 success; 1 fatal error; 2 usage error;
-    3 some inputs failed (listed on stderr); 4 --fail-under tripped.
+    3 some inputs failed (listed on stderr); 4 --fail-under tripped;
+    130 interrupted (Ctrl-C), with every record written so far intact.
     """
     ctx.meta["edgegrad.debug"] = debug
 

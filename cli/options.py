@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from edgegrad.io import iter_images
+from edgegrad.jobs import is_output_name
 
-from .report import EXIT_FATAL, Report
+from .report import Fatal, Report
 
 F = TypeVar("F", bound=Callable[..., Any])
-WALK_KEYS = ("recursive", "include", "exclude", "follow_symlinks")
 
 
-def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+def compose(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """One decorator that applies ``decorators`` in the order written (top first)."""
+
     def apply(func: F) -> F:
+        result: Any = func
         for decorator in reversed(decorators):
-            func = decorator(func)
-        return func
+            result = decorator(result)
+        return cast(F, result)
 
     return apply
 
@@ -41,6 +45,22 @@ debug_option = click.option(
     help="Show tracebacks on errors.",
 )
 
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="List every skipped file, with the reason."
+)
+
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    "--workers",
+    "jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Worker processes [default: one per CPU, in-process below 16 inputs]; "
+    "--jobs 1 always runs in-process, for debugging.",
+)
+
 paths_argument = click.argument(
     "paths",
     nargs=-1,
@@ -48,7 +68,37 @@ paths_argument = click.argument(
     type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
 
-walk_options = _compose(
+
+@dataclass(frozen=True)
+class Walk:
+    """How to look for inputs in folders, as :func:`edgegrad.io.iter_images` takes it."""
+
+    recursive: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+
+
+def _as_walk(command: F) -> F:
+    """Hand the four walk options to ``command`` as one ``walk: Walk`` argument."""
+
+    @functools.wraps(command)
+    def walking(
+        *args: Any,
+        recursive: bool,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        follow_symlinks: bool,
+        **options: Any,
+    ) -> Any:
+        return command(*args, walk=Walk(recursive, include, exclude, follow_symlinks), **options)
+
+    return cast(F, walking)
+
+
+#: ``--recursive/--no-recursive``, ``--include``, ``--exclude`` and
+#: ``--follow-symlinks``, which reach the command as ``walk: Walk``.
+walk_options = compose(
     click.option(
         "--recursive/--no-recursive",
         default=True,
@@ -72,19 +122,7 @@ walk_options = _compose(
         is_flag=True,
         help="Follow symlinked folders (loops are detected and skipped).",
     ),
-    click.option(
-        "-j",
-        "--jobs",
-        "--workers",
-        "workers",
-        type=click.IntRange(min=1),
-        default=None,
-        metavar="N",
-        help="Worker processes [default: one per CPU, in-process below 16 inputs]; "
-        "--jobs 1 always runs in-process, for debugging.",
-    ),
-    click.option("-v", "--verbose", is_flag=True, help="List every skipped file."),
-    debug_option,
+    _as_walk,
 )
 
 max_pixels_option = click.option(
@@ -102,34 +140,27 @@ overwrite_option = click.option(
     help="Replace existing outputs (inputs are never overwritten).",
 )
 
-#: Names edgegrad gives its outputs: ``photo.sobel-a45-k5.png``, ``photo.focus-map.png``.
-OUTPUT_NAME = re.compile(
-    r"(\.(sobel|scharr|laplacian|gaussian)"
-    r"(-(a-?[0-9.e+-]+|k[0-9]+|s[0-9.e+-]+|n|color|abs|signed|normalize|raw))*"
-    r"\.(png|npy|tif|tiff)|\.focus-map\.png)$",
-    re.IGNORECASE,
+
+#: What every command over files and folders takes: overwriting, the pixel
+#: limit, how to walk folders, workers, verbosity and tracebacks.
+batch_options = compose(
+    overwrite_option,
+    max_pixels_option,
+    walk_options,
+    jobs_option,
+    verbose_option,
+    debug_option,
 )
-
-
-def mirrored(source: Path, folders: Sequence[Path], destination: Path) -> Path:
-    """The folder under ``destination`` where ``source`` keeps its place.
-
-    A file found below one of the walked ``folders`` keeps its path relative to
-    it (``photos/a/x.jpg`` -> ``DEST/a``); a file named directly goes to
-    ``destination`` itself.
-    """
-    root = next((f for f in folders if source.is_relative_to(f)), source.parent)
-    return destination / source.parent.relative_to(root)
 
 
 def walk_inputs(
     paths: Sequence[Path],
-    kw: dict[str, Any],
+    walk: Walk,
     report: Report,
     *,
     away_from: Sequence[Path] = (),
 ) -> list[Path]:
-    """Find the input images named by ``paths`` with the walk options in ``kw``.
+    """Find the input images named by ``paths``.
 
     Files found in folders are left out when they are edgegrad's own earlier
     outputs (by name) or lie in one of ``away_from`` (the run's output or
@@ -137,8 +168,12 @@ def walk_inputs(
     for inputs. An ``away_from`` folder that is a walked folder or holds one
     (``-o .``) fences nothing, since everything is below it. Files named
     explicitly are always kept. Folders that cannot be listed and files that
-    cannot be read count as failures. Exits with code 1 when the paths hold
-    nothing to look at.
+    cannot be read count as failures.
+
+    Raises
+    ------
+    Fatal
+        When the paths hold nothing to look at.
     """
     named = {p for p in paths if not p.is_dir()}
     walked = [p.resolve() for p in paths if p.is_dir()]
@@ -148,17 +183,23 @@ def walk_inputs(
         if not any(root.is_relative_to(fence) for root in walked)
     ]
     found = []
-    walk = {key: kw[key] for key in WALK_KEYS}
-    for path in iter_images(paths, on_skip=report.skip, on_error=report.failure, **walk):
+    for path in iter_images(
+        paths,
+        recursive=walk.recursive,
+        include=walk.include,
+        exclude=walk.exclude,
+        follow_symlinks=walk.follow_symlinks,
+        on_skip=report.skip,
+        on_error=report.failure,
+    ):
         if path in named:
             found.append(path)
-        elif OUTPUT_NAME.search(path.name) or any(
+        elif is_output_name(path.name) or any(
             path.resolve().is_relative_to(fence) for fence in fences
         ):
             report.ignored += 1
         else:
             found.append(path)
     if not found and not report.skipped and not report.ignored and not report.failed:
-        click.echo("error: no images found in the given paths", err=True)
-        raise SystemExit(EXIT_FATAL)
+        raise Fatal("no images found in the given paths")
     return found

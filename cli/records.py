@@ -13,14 +13,17 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, TypeAlias, get_args
 
 import click
 
 from edgegrad.io import read_record_log
+from edgegrad.metrics import METHODS
 
-FORMATS = ("table", "csv", "jsonl", "json")
+Format: TypeAlias = Literal["table", "csv", "jsonl", "json"]
+FORMATS: tuple[Format, ...] = get_args(Format)
 #: Formats written record by record, as the images finish.
-STREAMED = ("csv", "jsonl")
+STREAMED: tuple[Format, ...] = ("csv", "jsonl")
 FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
 #: How every JSONL record begins (``path`` is the first field): a last line cut
 #: short is only dropped on ``--resume`` if it begins so.
@@ -41,7 +44,7 @@ class Row:
     error: str | None
 
 
-def render(rows: list[Row], fmt: str) -> str:
+def render(rows: list[Row], fmt: Format) -> str:
     """All rows at once in ``fmt``: the table, JSON, or CSV/JSONL as streamed."""
     if fmt == "json":
         return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
@@ -50,12 +53,12 @@ def render(rows: list[Row], fmt: str) -> str:
     return _table(rows)
 
 
-def header_line(fmt: str) -> str:
+def header_line(fmt: Format) -> str:
     """What a CSV or JSONL output starts with: the CSV header line, or nothing."""
     return _csv_line(FIELDS) if fmt == "csv" else ""
 
 
-def record_line(row: Row, fmt: str) -> str:
+def record_line(row: Row, fmt: Format) -> str:
     """One record as one CSV or JSONL line, newline included (streamed or not)."""
     if fmt == "jsonl":
         return json.dumps(asdict(row), ensure_ascii=False) + "\n"
@@ -68,10 +71,10 @@ def _csv_line(cells: Iterable[object]) -> str:
     return buffer.getvalue()
 
 
-def format_for(output: Path | None) -> str:
+def format_for(output: Path | None) -> Format:
     """The format named by an output file's extension, else ``table``."""
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return suffix if suffix in FORMATS else "table"
+    return next((f for f in FORMATS if f == suffix), "table")
 
 
 def _csv_cell(value: object) -> object:
@@ -88,8 +91,7 @@ def _table(rows: list[Row]) -> str:
     header = ["#", "score", "size", *(["blurry"] if with_blurry else []), "path", "note"]
     lines = [header]
     for i, r in enumerate(rows, 1):
-        digits = 4 if r.method == "blur-effect" else 2
-        score = "-" if r.score is None else f"{r.score:.{digits}f}"
+        score = "-" if r.score is None else METHODS[r.method].format(r.score)
         size = "-" if r.width is None else f"{r.width}x{r.height}"
         flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
         note = (r.error or r.warning or "").removeprefix(f"{r.path}: ")
@@ -106,7 +108,7 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
-def earlier_rows(path: Path, fmt: str) -> Iterator[tuple[int, Row]]:
+def earlier_rows(path: Path, fmt: Format) -> Iterator[tuple[int, Row]]:
     """Parse the complete records of a log, each with the number of its (last) line."""
     number = 1
     try:
@@ -130,7 +132,7 @@ def earlier_rows(path: Path, fmt: str) -> Iterator[tuple[int, Row]]:
         ) from None
 
 
-def _complete_lines(path: Path, fmt: str) -> Iterator[str]:
+def _complete_lines(path: Path, fmt: Format) -> Iterator[str]:
     """The complete lines of a log; a last line cut short must look like a record's start."""
     start = header_line(fmt) if fmt == "csv" else JSONL_START
     for line in read_record_log(path):

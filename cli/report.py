@@ -1,8 +1,8 @@
-"""Per-run bookkeeping: counts, failure lines, progress and the exit code.
+"""Per-run bookkeeping: counts, every line on stderr, progress and the exit code.
 
-Exit codes (DESIGN.md): 0 everything succeeded; 1 fatal error; 2 usage error
-(click's own); 3 some inputs failed and the rest were processed; 4
-``--fail-under`` tripped.
+Exit codes (see the ``edgegrad`` group's help): 0 everything succeeded; 1 fatal
+error; 2 usage error (click's own); 3 some inputs failed and the rest were
+processed; 4 ``--fail-under`` tripped (it wins over 3); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -20,6 +20,7 @@ EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_PARTIAL = 3
 EXIT_FAIL_UNDER = 4
+EXIT_INTERRUPTED = 130
 
 # Carriage return and "erase line": a message replaces the progress bar's line.
 _CLEAR_LINE = "\r\x1b[K"
@@ -28,17 +29,34 @@ _CLEAR_LINE = "\r\x1b[K"
 SMALL_BATCH = 16
 
 
+def say(line: str, *, over_bar: bool = False) -> None:
+    """Write one line on stderr (the one place the command line writes there)."""
+    click.echo(f"{_CLEAR_LINE if over_bar else ''}{line}", err=True)
+
+
+class Fatal(click.ClickException):
+    """A run that cannot go on: ``error: message`` on stderr, exit code 1."""
+
+    exit_code = EXIT_FATAL
+
+    def show(self, file: object = None) -> None:
+        """Print ``error: message`` on stderr."""
+        say(f"error: {self.format_message()}")
+
+
 @dataclass
 class Report:
-    """Counts what a batch did and says so on stderr, as black's ``Report`` does.
+    """Counts what a batch did, says so on stderr, and decides the exit code.
 
-    Every failure gets one stderr line naming the file. Skips are only counted
-    unless ``verbose``: a resumed run over thousands of files would otherwise
-    print a line for each. ``recorded`` counts the inputs a resumed run found
-    already done in its log, and ``recorded_failed`` the failures among the
-    log's records, which keep the exit code at 3. While a progress bar is
-    drawn (``over_bar``), each line first clears the bar's line; the bar
-    redraws itself below.
+    As black's ``Report`` does: every failure gets one stderr line naming the
+    file; skips are only counted unless ``verbose``, since a resumed run over
+    thousands of files would otherwise print a line for each. ``recorded``
+    counts the inputs a resumed run found already done in its log, and
+    ``recorded_failed`` the failures among the log's records, which keep the
+    exit code at 3. ``blurry``, when set, is added to the summary.
+    :meth:`fell_under` notes an image that trips ``--fail-under``. While a
+    progress bar is drawn (``over_bar``), each line first clears the bar's
+    line; the bar redraws itself below.
     """
 
     verb: str = "done"
@@ -49,13 +67,15 @@ class Report:
     ignored: int = 0
     recorded: int = 0
     recorded_failed: int = 0
+    blurry: int | None = None
+    under: list[str] = field(default_factory=list)
     over_bar: bool = False
 
     def success(self) -> None:
         """Count one input processed."""
         self.done += 1
 
-    def failure(self, path: Path, reason: str) -> None:
+    def failure(self, path: Path | str, reason: str) -> None:
         """Count one failed input and print one line naming it."""
         self.failed += 1
         self.say(f"error: {_naming(path, reason)}")
@@ -71,9 +91,13 @@ class Report:
         if self.verbose:
             self.say(f"skipped: {path}: {reason}")
 
+    def fell_under(self, line: str) -> None:
+        """Note an image less sharp than ``--fail-under``; ``line`` is said at the end."""
+        self.under.append(line)
+
     def say(self, line: str) -> None:
         """Print one line on stderr, above the progress bar if one is drawn."""
-        click.echo(f"{_CLEAR_LINE if self.over_bar else ''}{line}", err=True)
+        say(line, over_bar=self.over_bar)
 
     def summary(self) -> str:
         """Return the one-line summary, e.g. ``3 done, 1 failed, 0 skipped``."""
@@ -86,12 +110,26 @@ class Report:
             line += f", {self.ignored} earlier outputs ignored"
         if self.skipped and not self.verbose:
             line += " (-v lists the skipped files)"
+        if self.blurry is not None:
+            line += f", {self.blurry} blurry"
         return line
+
+    def finish(self) -> int:
+        """Say the summary and each ``--fail-under`` line; return :attr:`exit_code`."""
+        self.over_bar = False
+        self.say(self.summary())
+        for line in self.under:
+            self.say(line)
+        return self.exit_code
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 3 when some inputs failed (in this run or a resumed log)."""
-        return EXIT_PARTIAL if self.failed or self.recorded_failed else EXIT_OK
+        """4 when ``--fail-under`` tripped, else 3 when some inputs failed, else 0."""
+        if self.under:
+            return EXIT_FAIL_UNDER
+        if self.failed or self.recorded_failed:
+            return EXIT_PARTIAL
+        return EXIT_OK
 
 
 def _naming(path: Path | str, reason: str) -> str:
@@ -133,10 +171,10 @@ def progress(
 def pool_plan(workers: int | None, jobs: int) -> tuple[int | None, int]:
     """``(workers, chunksize)`` for ``run_batch``: processes, and inputs per task.
 
-    A few jobs run in-process (a pool costs ~0.3 s to start). Otherwise each
-    worker gets about 16 tasks of up to 32 inputs: fewer round trips between
-    processes for thousands of small images, and still an even spread of a
-    short batch of large ones.
+    A few jobs run in-process (starting a pool costs more than they do).
+    Otherwise each worker gets about 16 tasks of up to 32 inputs: fewer round
+    trips between processes for thousands of small images, and still an even
+    spread of a short batch of large ones.
     """
     if workers is None and jobs < SMALL_BATCH:
         return 1, 1

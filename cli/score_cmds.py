@@ -9,49 +9,53 @@ CSV and JSONL are streamed: each record is written (and flushed) as its image
 finishes, in input order, unless an option needs every score first (``--sort
 score``, ``--best``, ``--percentile``, ``--sigma``). Written to ``-o FILE``,
 such a log can be continued with ``--resume`` after the run was stopped.
+
+Everything that depends on the focus measure (its choices, help, direction,
+display digits) comes from :data:`edgegrad.metrics.METHODS`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import click
-import cv2
 import numpy as np
-import numpy.typing as npt
 
-from edgegrad import metrics
 from edgegrad.batch import Record, iter_batch, run_batch
+from edgegrad.display import render_focus_map
 from edgegrad.errors import EdgegradError
 from edgegrad.io import (
+    TRANSFER_ACTIONS,
     TransferAction,
     open_record_log,
     read_image_checked,
     transfer,
+    writable_extensions,
     write_image,
     write_text,
 )
-from edgegrad.jobs import FileScore, score_file
+from edgegrad.jobs import FOCUS_MAP_TAG, FileScore, mirrored, score_file
+from edgegrad.metrics import METHODS, FocusMeasure, sharpness_map
 
 from .options import (
+    Walk,
+    batch_options,
     debug_option,
     max_pixels_option,
-    mirrored,
     overwrite_option,
     paths_argument,
     walk_inputs,
-    walk_options,
 )
 from .records import (
     FORMATS,
     STREAMED,
+    Format,
     Row,
     earlier_rows,
     format_for,
@@ -59,12 +63,13 @@ from .records import (
     record_line,
     render,
 )
-from .report import EXIT_FAIL_UNDER, Report, pool_plan, progress
+from .report import Report, pool_plan, progress, say
 
-ACTIONS: tuple[TransferAction, ...] = ("move", "copy", "link")
+Sort = Literal["score", "name"]
+Region = tuple[int, int, int, int]
 
 
-def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Region | None:
     if value is None:
         return None
     try:
@@ -73,44 +78,74 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
         parts = ()
     if len(parts) != 4 or parts[2] <= 0 or parts[3] <= 0 or min(parts[:2]) < 0:
         raise click.BadParameter(f"expected x,y,w,h in pixels with w, h > 0; got {value!r}")
-    return parts
+    x, y, w, h = parts
+    return x, y, w, h
 
 
-def sharpness_key(score: float, method: str) -> float:
-    """Map a score so that larger always means sharper."""
-    return score if metrics.SHARPER_IS_HIGHER[method] else -score
+def _method_help() -> str:
+    """``--method``'s help, from the registry: each name with its direction."""
+    groups: dict[str, list[str]] = {}
+    for measure in METHODS.values():
+        groups.setdefault(measure.direction, []).append(measure.name)
+    return "; ".join(f"{', '.join(names)}: {direction}" for direction, names in groups.items())
 
 
-def blurry_cut(
-    keys: Sequence[float],
-    method: str,
-    *,
-    threshold: float | None,
-    percentile: float | None,
-    sigma: float | None,
-) -> float | None:
+method_option = click.option(
+    "-m",
+    "--method",
+    type=click.Choice(list(METHODS)),
+    default="lapv",
+    show_default=True,
+    help=_method_help() + ".",
+)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """How a run judges images blurry: at most one of the three, and ``--fail-under``."""
+
+    threshold: float | None
+    percentile: float | None
+    sigma: float | None
+    fail_under: float | None
+
+    @property
+    def given(self) -> bool:
+        """Whether a blurry cut was asked for."""
+        return (self.threshold, self.percentile, self.sigma) != (None, None, None)
+
+    @property
+    def relative(self) -> list[str]:
+        """The cuts given that depend on every score of the run."""
+        named = {"--percentile": self.percentile, "--sigma": self.sigma}
+        return [name for name, value in named.items() if value is not None]
+
+
+def blurry_cut(keys: Sequence[float], measure: FocusMeasure, cut: Cut) -> float | None:
     """Return the sharpness key below which an image is blurry, or None."""
-    if threshold is not None:
-        return sharpness_key(threshold, method)
+    if cut.threshold is not None:
+        return measure.sharpness(cut.threshold)
     if not keys:
         return None
-    if percentile is not None:
-        return float(np.percentile(keys, percentile))
-    if sigma is not None:
-        return float(np.mean(keys) - sigma * np.std(keys))
+    if cut.percentile is not None:
+        return float(np.percentile(keys, cut.percentile))
+    if cut.sigma is not None:
+        return float(np.mean(keys) - cut.sigma * np.std(keys))
     return None
+
+
+@dataclass(frozen=True)
+class Action:
+    """``--move-to``, ``--copy-to`` or ``--link-to`` a folder, maybe only as a dry run."""
+
+    kind: TransferAction
+    destination: Path
+    dry_run: bool
 
 
 @click.command("blur-score")
 @paths_argument
-@click.option(
-    "-m",
-    "--method",
-    type=click.Choice(list(metrics.METHODS)),
-    default="lapv",
-    show_default=True,
-    help="lapv, teng, lapm, glvn: higher is sharper; blur-effect: higher is blurrier.",
-)
+@method_option
 @click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
 @click.option(
     "--center",
@@ -196,10 +231,35 @@ def blurry_cut(
     help="Score truncated or corrupt files that still decode (missing rows come out grey), "
     "with a warning in the record, instead of reporting them as failed.",
 )
-@overwrite_option
-@max_pixels_option
-@walk_options
-def blur_score_cmd(**kw: Any) -> None:
+@batch_options
+@click.pass_context
+def blur_score_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    walk: Walk,
+    method: str,
+    roi: Region | None,
+    center: float | None,
+    working_size: int | None,
+    fmt: Format | None,
+    output: Path | None,
+    resume: bool,
+    sort: Sort | None,
+    best: int | None,
+    threshold: float | None,
+    percentile: float | None,
+    sigma: float | None,
+    move_to: Path | None,
+    copy_to: Path | None,
+    link_to: Path | None,
+    dry_run: bool,
+    fail_under: float | None,
+    allow_partial: bool,
+    overwrite: bool,
+    max_pixels: int | None,
+    jobs: int | None,
+    verbose: bool,
+) -> None:
     """Score sharpness of images and folders; rank, flag and sort out blurry ones.
 
     \b
@@ -210,60 +270,59 @@ def blur_score_cmd(**kw: Any) -> None:
       edgegrad blur-score frames/ --format csv -o scores.csv
       edgegrad blur-score archive/ -o scores.jsonl --resume
     """
-    modes = [k for k in ("threshold", "percentile", "sigma") if kw[k] is not None]
-    if len(modes) > 1:
+    cut = Cut(threshold, percentile, sigma, fail_under)
+    if sum(value is not None for value in (threshold, percentile, sigma)) > 1:
         raise click.UsageError("give at most one of --threshold, --percentile, --sigma")
-    actions = [(a, kw[f"{a}_to"]) for a in ACTIONS if kw[f"{a}_to"] is not None]
+    destinations = zip(TRANSFER_ACTIONS, (move_to, copy_to, link_to), strict=True)
+    actions = [Action(kind, dest, dry_run) for kind, dest in destinations if dest is not None]
     if len(actions) > 1:
         raise click.UsageError("give at most one of --move-to, --copy-to, --link-to")
-    if actions and not modes:
+    if actions and not cut.given:
         raise click.UsageError(
             "--move-to/--copy-to/--link-to need --threshold, --percentile or --sigma"
         )
-    if kw["roi"] is not None and kw["center"] is not None:
+    if roi is not None and center is not None:
         raise click.UsageError("give --roi or --center, not both")
-    fmt: str = kw["fmt"] or format_for(kw["output"])
-    whole_run = _whole_run_options(kw)
-    if kw["resume"]:
-        _check_resume(kw, fmt, whole_run, bool(actions))
+    fmt = fmt or format_for(output)
+    whole_run = [
+        *(["--sort score"] if sort == "score" else []),
+        *(["--best"] if best is not None else []),
+        *cut.relative,
+    ]
+    if resume:
+        _check_resume(output, fmt, overwrite, whole_run, acting=bool(actions))
     streamed = fmt in STREAMED and not whole_run
-    method: str = kw["method"]
-    report = Report(verb="scored", verbose=kw["verbose"])
-    output: Path | None = kw["output"]
-    if output is not None and output.is_file() and not kw["overwrite"] and not kw["resume"]:
-        resume = " (or --resume to continue it)" if streamed else ""
+    measure = METHODS[method]
+    report = Report(verb="scored", verbose=verbose, blurry=0 if cut.given else None)
+    if output is not None and output.is_file() and not overwrite and not resume:
+        hint = " (or --resume to continue it)" if streamed else ""
         raise click.BadParameter(
-            f"{output} exists; pass --overwrite to replace it{resume}", param_hint="'-o'"
+            f"{output} exists; pass --overwrite to replace it{hint}", param_hint="'-o'"
         )
-    verdicts = _Verdicts(
-        method,
-        floor=None if kw["fail_under"] is None else sharpness_key(kw["fail_under"], method),
-        judge=bool(modes),
-        keep_blurry=bool(actions),
-    )
-    if kw["threshold"] is not None:
-        verdicts.cut = sharpness_key(kw["threshold"], method)
+    verdicts = _Verdicts(measure, cut, report, keep_blurry=bool(actions))
+    if threshold is not None:
+        verdicts.cut = measure.sharpness(threshold)
     # A log that cannot be resumed is refused before the walk, which may be long.
-    recorded = _read_log(output, fmt, verdicts, report) if output and kw["resume"] else set()
-    inputs = walk_inputs(kw["paths"], kw, report, away_from=[dest for _, dest in actions])
+    recorded = _read_log(output, fmt, verdicts, report) if output and resume else set()
+    away = [action.destination for action in actions]
+    inputs = walk_inputs(paths, walk, report, away_from=away)
     todo = [path for path in inputs if str(path) not in recorded]
     report.recorded = len(inputs) - len(todo)
     if len(recorded) > report.recorded:
-        click.echo(
+        report.say(
             f"resume: {len(recorded) - report.recorded} records in {output} match no input of "
-            "this run (paths are matched as written: give the paths the first run was given)",
-            err=True,
+            "this run (paths are matched as written: give the paths the first run was given)"
         )
     job = functools.partial(
         score_file,
         method=method,
-        roi=kw["roi"],
-        center=kw["center"],
-        working_size=kw["working_size"],
-        max_pixels=kw["max_pixels"],
-        allow_partial=kw["allow_partial"],
+        roi=roi,
+        center=center,
+        working_size=working_size,
+        max_pixels=max_pixels,
+        allow_partial=allow_partial,
     )
-    workers, chunksize = pool_plan(kw["workers"], len(todo))
+    workers, chunksize = pool_plan(jobs, len(todo))
     if streamed:
         # Records shown on the terminal show the progress; a bar would garble them.
         on_terminal = output is None and sys.stdout.isatty()
@@ -272,7 +331,7 @@ def blur_score_cmd(**kw: Any) -> None:
         with (
             contextlib.closing(records),
             _stream(
-                output, fmt, resume=kw["resume"], overwrite=kw["overwrite"], protected=inputs
+                output, fmt, report, resume=resume, overwrite=overwrite, protected=inputs
             ) as write,
             progress(len(todo), "scoring", hidden=on_terminal, report=report) as bar,
         ):
@@ -287,56 +346,33 @@ def blur_score_cmd(**kw: Any) -> None:
                 job, todo, workers=workers, chunksize=chunksize, on_result=lambda _: bar.update(1)
             )
         rows = [_row(record, method, report) for record in batch]
-        sharpness = {id(r): sharpness_key(r.score, method) for r in rows if r.score is not None}
-        verdicts.cut = blurry_cut(
-            list(sharpness.values()),
-            method,
-            threshold=kw["threshold"],
-            percentile=kw["percentile"],
-            sigma=kw["sigma"],
-        )
+        sharpness = {id(r): measure.sharpness(r.score) for r in rows if r.score is not None}
+        verdicts.cut = blurry_cut(list(sharpness.values()), measure, cut)
         for row in rows:
             verdicts.add(row)
         # A ranking (--best) is listed sharpest first unless asked otherwise.
-        sort = kw["sort"] or ("name" if fmt in STREAMED and kw["best"] is None else "score")
-        text = render(_order(rows, sharpness, sort, kw["best"]), fmt)
+        order = sort or ("name" if fmt in STREAMED and best is None else "score")
+        text = render(_order(rows, sharpness, order, best), fmt)
         if output is None:
             click.echo(text, nl=False)
         else:
-            write_text(output, text, overwrite=kw["overwrite"], protected=inputs)
-
-    if actions:
-        folders = [p for p in kw["paths"] if p.is_dir()]
-        _act(verdicts.to_act, *actions[0], folders=folders, dry_run=kw["dry_run"], report=report)
-    summary = report.summary() + (f", {verdicts.blurry} blurry" if modes else "")
-    click.echo(summary, err=True)
-    if verdicts.under:
-        side = "below" if metrics.SHARPER_IS_HIGHER[method] else "above"
-        for path in verdicts.under:
-            click.echo(f"fail-under: {path} scores {side} {kw['fail_under']:g}", err=True)
-        raise SystemExit(EXIT_FAIL_UNDER)
-    raise SystemExit(report.exit_code)
+            write_text(output, text, overwrite=overwrite, protected=inputs)
+    for action in actions:
+        folders = [p for p in paths if p.is_dir()]
+        _act(verdicts.to_act, action, folders=folders, report=report)
+    ctx.exit(report.finish())
 
 
-def _whole_run_options(kw: dict[str, Any]) -> list[str]:
-    """The options given that need every score before the first record can be written."""
-    given = {
-        "--sort score": kw["sort"] == "score",
-        "--best": kw["best"] is not None,
-        "--percentile": kw["percentile"] is not None,
-        "--sigma": kw["sigma"] is not None,
-    }
-    return [name for name, on in given.items() if on]
-
-
-def _check_resume(kw: dict[str, Any], fmt: str, whole_run: list[str], acting: bool) -> None:
+def _check_resume(
+    output: Path | None, fmt: Format, overwrite: bool, whole_run: list[str], *, acting: bool
+) -> None:
     """Refuse ``--resume`` where the run could not simply be continued."""
-    if kw["output"] is None or fmt not in STREAMED:
+    if output is None or fmt not in STREAMED:
         raise click.UsageError(
             "--resume needs -o FILE in CSV or JSONL (a .csv or .jsonl name, or --format "
             "csv|jsonl): it continues the records written there"
         )
-    if kw["overwrite"]:
+    if overwrite:
         raise click.UsageError(
             "give --resume or --overwrite, not both: --resume appends to -o FILE, "
             "--overwrite starts it again"
@@ -357,37 +393,44 @@ def _check_resume(kw: dict[str, Any], fmt: str, whole_run: list[str], acting: bo
 class _Verdicts:
     """What a run keeps of its records: counts and the paths its end needs, never rows.
 
-    ``add`` judges each row against ``cut`` (set it first) when a threshold
-    was given, and checks it against the ``--fail-under`` key ``floor``.
+    ``add`` judges each row against ``cut`` (set it first) when a blurry cut
+    was asked for, counting the blurry ones in the report, and tells the
+    report of rows less sharp than ``--fail-under``.
     """
 
-    method: str
-    floor: float | None
-    judge: bool
+    measure: FocusMeasure
+    given: Cut
+    report: Report
     keep_blurry: bool
     cut: float | None = None
-    blurry: int = 0
     to_act: list[Path] = field(default_factory=list)
-    under: list[str] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
         """Set ``row.blurry`` (when judging) and note the row where the run's end needs it."""
         if row.score is None:
             return
-        sharpness = sharpness_key(row.score, self.method)
-        if self.judge:
+        sharpness = self.measure.sharpness(row.score)
+        if self.given.given:
             row.blurry = self.cut is not None and sharpness < self.cut
-        if row.blurry:
-            self.blurry += 1
+        if row.blurry and self.report.blurry is not None:
+            self.report.blurry += 1
             if self.keep_blurry:
                 self.to_act.append(Path(row.path))
-        if self.floor is not None and sharpness < self.floor:
-            self.under.append(row.path)
+        floor = self.given.fail_under
+        if floor is not None and sharpness < self.measure.sharpness(floor):
+            side = self.measure.blurrier_side
+            self.report.fell_under(f"fail-under: {row.path} scores {side} {floor:g}")
 
 
 @contextlib.contextmanager
 def _stream(
-    output: Path | None, fmt: str, *, resume: bool, overwrite: bool, protected: Sequence[Path]
+    output: Path | None,
+    fmt: Format,
+    report: Report,
+    *,
+    resume: bool,
+    overwrite: bool,
+    protected: Sequence[Path],
 ) -> Iterator[Callable[[str], None]]:
     """Yield a function that writes one line to stdout or ``output`` at once.
 
@@ -401,17 +444,16 @@ def _stream(
     with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
         if log.dropped:
             redo = "its image is scored again" if log.kept else "the log starts again"
-            click.echo(
+            report.say(
                 f"resume: dropped the incomplete last line of {output} ({log.dropped} bytes, "
-                f"cut short when the earlier run stopped); {redo}",
-                err=True,
+                f"cut short when the earlier run stopped); {redo}"
             )
         if first and not log.kept:
             log.write_line(first)
         yield log.write_line
 
 
-def _read_log(path: Path, fmt: str, verdicts: _Verdicts, report: Report) -> set[str]:
+def _read_log(path: Path, fmt: Format, verdicts: _Verdicts, report: Report) -> set[str]:
     """The paths recorded in the log a run resumes, each record counted toward the exit code.
 
     Records of failures are counted and listed again, and scores are judged
@@ -419,11 +461,12 @@ def _read_log(path: Path, fmt: str, verdicts: _Verdicts, report: Report) -> set[
     cover the whole log. A last line cut short is left out: the log drops it.
     """
     recorded = set()
+    method = verdicts.measure.name
     for number, row in earlier_rows(path, fmt):
-        if row.method != verdicts.method:
+        if row.method != method:
             raise click.UsageError(
                 f"cannot resume {path}: line {number} holds a {row.method} score and this run "
-                f"scores with {verdicts.method}; scores of different methods do not compare "
+                f"scores with {method}; scores of different methods do not compare "
                 f"(give -m {row.method}, or another -o FILE)"
             )
         recorded.add(row.path)
@@ -444,16 +487,8 @@ def _row(record: Record[FileScore], method: str, report: Report) -> Row:
     return Row(str(record.path), r.score, method, r.width, r.height, None, r.warning, None)
 
 
-def _act(
-    sources: list[Path],
-    action: TransferAction,
-    destination: Path,
-    *,
-    folders: Sequence[Path],
-    dry_run: bool,
-    report: Report,
-) -> None:
-    """Move, copy or link each source under ``destination``, reporting every action.
+def _act(sources: list[Path], action: Action, *, folders: Sequence[Path], report: Report) -> None:
+    """Move, copy or link each source under the action's folder, reporting every action.
 
     Files found in a folder keep their place below it (``photos/a/x.jpg`` goes
     to ``DEST/a/x.jpg``), so same-named files from different folders do not
@@ -461,20 +496,20 @@ def _act(
     is what makes a dry run hand out the names the real run will), gets
     ``-1``, ``-2``, ... instead of being overwritten.
     """
-    verb = {"move": "moved", "copy": "copied", "link": "linked"}[action]
+    verb = {"move": "moved", "copy": "copied", "link": "linked"}[action.kind]
     given: set[Path] = set()
     for source in sources:
-        folder = mirrored(source, folders, destination)
+        folder = mirrored(source, folders, action.destination)
         try:
-            target = transfer(source, folder, action, dry_run=dry_run, taken=given)
+            target = transfer(source, folder, action.kind, dry_run=action.dry_run, taken=given)
         except EdgegradError as exc:
             report.failure(source, str(exc))
             continue
         given.add(target)
-        click.echo(f"{'would have ' if dry_run else ''}{verb} {source} -> {target}", err=True)
+        report.say(f"{'would have ' if action.dry_run else ''}{verb} {source} -> {target}")
 
 
-def _order(rows: list[Row], sharpness: dict[int, float], sort: str, best: int | None) -> list[Row]:
+def _order(rows: list[Row], sharpness: dict[int, float], sort: Sort, best: int | None) -> list[Row]:
     """Sharpest first (or in path order); failures last; ``best`` keeps the N sharpest."""
     ranked = sorted((r for r in rows if id(r) in sharpness), key=lambda r: -sharpness[id(r)])
     failures = [r for r in rows if id(r) not in sharpness]
@@ -486,52 +521,13 @@ def _order(rows: list[Row], sharpness: dict[int, float], sort: str, best: int | 
     return ranked + failures
 
 
-def render_focus_map(
-    gray: npt.NDArray[Any], scores: npt.NDArray[np.float64], tile: int, method: str
-) -> npt.NDArray[np.uint8]:
-    """Overlay per-tile scores on the gray image as a colour map with a labelled scale bar.
-
-    Each pixel takes the colour of the tile :func:`edgegrad.sharpness_map`
-    scored it in (the last row and column of tiles absorb the remainder).
-    Colours follow ``log(1 + s - min)`` of the sharpness, since scores span
-    orders of magnitude between flat and detailed regions.
-    """
-    base = np.clip(np.rint(metrics.luma(gray)), 0, 255).astype(np.uint8)
-    height, width = base.shape
-    sharp = scores if metrics.SHARPER_IS_HIGHER[method] else -scores
-    lo, hi = float(sharp.min()), float(sharp.max())
-    level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)
-    rows = np.minimum(np.arange(height) // tile, scores.shape[0] - 1)
-    cols = np.minimum(np.arange(width) // tile, scores.shape[1] - 1)
-    tiles = np.asarray(level[np.ix_(rows, cols)] * 255, np.uint8)
-    colours = cv2.applyColorMap(tiles, cv2.COLORMAP_INFERNO)
-    overlay = cv2.addWeighted(cv2.cvtColor(base, cv2.COLOR_GRAY2BGR), 0.45, colours, 0.55, 0.0)
-    return np.hstack([overlay, _scale_bar(height, lo, hi, method)])
-
-
-def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np.uint8]:
-    bar_width, label_width = 24, 96
-    ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(bar_width, axis=1)
-    bar = cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)
-    panel = np.full((height, bar_width + label_width, 3), 255, np.uint8)
-    panel[:, :bar_width] = bar
-    sign = 1.0 if metrics.SHARPER_IS_HIGHER[method] else -1.0
-    font, size, ink = cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0)
-    for text, y in ((f"{sign * hi:.4g} sharp", 14), (f"{sign * lo:.4g} blurry", height - 6)):
-        cv2.putText(panel, text, (bar_width + 4, y), font, size, ink, 1, cv2.LINE_AA)
-    cv2.putText(
-        panel, f"{method} (log)", (bar_width + 4, height // 2), font, size, ink, 1, cv2.LINE_AA
-    )
-    return panel
-
-
 @click.command("focus-map")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output image. Default: IMAGE.focus-map.png next to the input.",
+    help=f"Output image. Default: IMAGE.{FOCUS_MAP_TAG}.png next to the input.",
 )
 @click.option(
     "--tile",
@@ -540,9 +536,7 @@ def _scale_bar(height: int, lo: float, hi: float, method: str) -> npt.NDArray[np
     show_default=True,
     help="Tile side in pixels; the last row and column of tiles take the remainder.",
 )
-@click.option(
-    "-m", "--method", type=click.Choice(list(metrics.METHODS)), default="lapv", show_default=True
-)
+@method_option
 @overwrite_option
 @max_pixels_option
 @debug_option
@@ -555,10 +549,12 @@ def focus_map_cmd(
     max_pixels: int | None,
 ) -> None:
     """Draw a per-tile sharpness heat map over IMAGE, with a scale bar."""
-    target = output or image.with_name(f"{image.stem}.focus-map.png")
-    if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
+    target = output or image.with_name(f"{image.stem}.{FOCUS_MAP_TAG}.png")
+    colour = writable_extensions("uint8", channels=3)
+    if target.suffix.lower() not in colour:
         raise click.BadParameter(
-            f"cannot write {target.suffix or 'extension-less'!r} images; use .png, .jpg or .tif",
+            f"cannot write {target.suffix or 'extension-less'!r} images; use one of "
+            f"{', '.join(colour)}",
             param_hint="'-o'",
         )
     if target.exists() and not overwrite:
@@ -567,7 +563,7 @@ def focus_map_cmd(
         )
     # Read as gray, what both the scores and the overlay use (a JPEG's own luma).
     loaded = read_image_checked(image, mode="gray", max_pixels=max_pixels)
-    scores = metrics.sharpness_map(loaded.array, tile=tile, method=method)
+    scores = sharpness_map(loaded.array, tile=tile, method=method)
     picture = render_focus_map(loaded.array, scores, tile, method)
     written = write_image(target, picture, overwrite=overwrite, protected=(image,))
-    click.echo(f"wrote {written}", err=True)
+    say(f"wrote {written}")

@@ -1,27 +1,39 @@
 """edgegrad: signed, unsaturated edge filters at any angle, on OpenCV.
 
 NumPy arrays in, NumPy arrays out. See :mod:`edgegrad.filters` for the
-filters and their dtype rule, :mod:`edgegrad.kernels` for the kernels and
-:mod:`edgegrad.metrics` for the sharpness scores.
+filters and their dtype rule, :mod:`edgegrad.kernels` for the kernels,
+:mod:`edgegrad.metrics` for the sharpness scores and :mod:`edgegrad.display`
+for turning responses into pixels. :mod:`edgegrad.io` (reading and writing
+files), :mod:`edgegrad.batch` (running a job over many inputs) and
+:mod:`edgegrad.jobs` (the per-file jobs) load on first use, so that
+``import edgegrad`` stays quick.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+from edgegrad.display import to_uint8
 from edgegrad.errors import (
     EdgegradError,
+    FileError,
+    FileReadError,
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     OutputExistsError,
     PartialImageWarning,
 )
-from edgegrad.filters import directional, gradient, laplacian, orientation, scharr, sobel, to_uint8
+from edgegrad.filters import directional, gradient, laplacian, orientation, scharr, sobel
 from edgegrad.kernels import derivative_kernels, directional_kernel, laplacian_kernel
 from edgegrad.metrics import (
     METHODS,
+    FocusMeasure,
     blur_effect,
     blur_score,
     laplacian_variance,
+    luma,
     modified_laplacian,
     normalized_variance,
     sharpness_map,
@@ -30,9 +42,15 @@ from edgegrad.metrics import (
 
 __version__ = "0.1.0"
 
+#: Submodules loaded on first attribute access (``edgegrad.io.read_image``).
+_LAZY_SUBMODULES = frozenset({"batch", "io", "jobs"})
+
 __all__ = [
     "METHODS",
     "EdgegradError",
+    "FileError",
+    "FileReadError",
+    "FocusMeasure",
     "ImageReadError",
     "ImageTooLargeError",
     "ImageWriteError",
@@ -48,6 +66,7 @@ __all__ = [
     "laplacian",
     "laplacian_kernel",
     "laplacian_variance",
+    "luma",
     "modified_laplacian",
     "normalized_variance",
     "orientation",
@@ -57,3 +76,14 @@ __all__ = [
     "tenengrad",
     "to_uint8",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import :mod:`edgegrad.io`, :mod:`edgegrad.batch` or :mod:`edgegrad.jobs` on first use."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"edgegrad.{name}")
+    raise AttributeError(f"module 'edgegrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})

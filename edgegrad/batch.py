@@ -24,6 +24,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 import cv2
 
+from edgegrad._validate import check_int
 from edgegrad.errors import EdgegradError
 
 __all__ = ["Record", "iter_batch", "run_batch"]
@@ -113,11 +114,12 @@ def iter_batch(
 
     Raises
     ------
-    ValueError
-        If ``workers`` or ``chunksize`` is not a positive integer (raised by
-        the call, before anything runs).
     TypeError
-        If ``job`` cannot be pickled for the private process pool (likewise).
+        If ``workers`` or ``chunksize`` is not an integer, or ``job`` cannot be
+        pickled for the private process pool (raised by the call, before
+        anything runs).
+    ValueError
+        If ``workers`` or ``chunksize`` is below 1 (likewise).
     KeyboardInterrupt
         Re-raised after cancelling the tasks not yet started.
 
@@ -155,12 +157,8 @@ def iter_batch(
     a.png .png
     b.jpg .jpg
     """
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer; got {workers!r}")
-    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive integer; got {chunksize!r}")
+    workers = check_int(os.cpu_count() or 1 if workers is None else workers, "workers", minimum=1)
+    chunksize = check_int(chunksize, "chunksize", minimum=1)
     paths = (Path(item) for item in inputs)
     window = workers * _WINDOW_PER_WORKER
     if executor is not None:
@@ -370,9 +368,9 @@ def _record(path: Path, outcome: _Outcome[T]) -> Record[T]:
 def _clean_start() -> multiprocessing.context.BaseContext:
     """A start method whose workers do not inherit the parent's threads.
 
-    The fork server imports edgegrad (and so NumPy and OpenCV, about 0.15 s)
-    once, before it forks any worker, instead of every worker importing it
-    again when it unpickles its first job. It is single-threaded, so forking
+    The fork server imports edgegrad (and so NumPy and OpenCV) once, before
+    it forks any worker, instead of every worker importing it again when it
+    unpickles its first job. It is single-threaded, so forking
     it is safe. ``edgegrad.jobs`` is added to the process's preload list
     (``["__main__"]`` unless the caller set another), which only counts when
     the server starts, at the first pool of the process.
@@ -400,9 +398,9 @@ def _reuse_freed_memory() -> bool:
     with use to at most 32 MiB) with fresh ``mmap`` pages and unmaps it on
     ``free``. A worker decodes one image after another into buffers of much
     the same size, so each decode then faults in and zeroes every page of a
-    new buffer again: about 9,400 minor page faults for a 12 MP colour image,
-    which made decoding a 12 MP JPEG about 40 % slower here (32 ms against
-    23 ms to gray, 55 ms against 32 ms to colour). Raising the mmap and trim
+    new buffer again: thousands of minor page faults for a 12 MP image, which
+    makes its decode markedly slower (``benchmarks/README.md`` has the
+    figures). Raising the mmap and trim
     thresholds to 256 MiB keeps freed buffers in the heap for the next image;
     a worker then holds on to at most that much memory it is not using.
     Larger buffers are still mapped and unmapped. A glibc that refuses an mmap

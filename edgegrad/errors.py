@@ -2,7 +2,15 @@
 
 Every error edgegrad raises on purpose derives from :class:`EdgegradError`, so a
 caller can catch one class. Messages name the file (where there is one) and the
-reason in words a user can act on.
+reason in words a user can act on::
+
+    EdgegradError
+    └── FileError (path, reason)
+        ├── FileReadError            a file could not be read
+        │   └── ImageReadError       ... or decoded as an image
+        │       └── ImageTooLargeError
+        └── ImageWriteError          an output could not be written
+            └── OutputExistsError
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ import os
 
 __all__ = [
     "EdgegradError",
+    "FileError",
+    "FileReadError",
     "ImageReadError",
     "ImageTooLargeError",
     "ImageWriteError",
@@ -23,13 +33,13 @@ class EdgegradError(Exception):
     """Base class of every error raised on purpose by edgegrad."""
 
 
-class ImageReadError(EdgegradError):
-    """An image file could not be read or decoded.
+class FileError(EdgegradError):
+    """Something went wrong with one file; the message is ``"path: reason"``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file that failed.
+        The file at fault.
     reason : str
         What went wrong, in words a user can act on.
     """
@@ -40,25 +50,20 @@ class ImageReadError(EdgegradError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class FileReadError(FileError):
+    """A file (an image, or a record log to resume) could not be read."""
+
+
+class ImageReadError(FileReadError):
+    """An image file could not be read or decoded."""
+
+
 class ImageTooLargeError(ImageReadError):
     """An image's header declares more pixels than the configured limit."""
 
 
-class ImageWriteError(EdgegradError):
-    """An output file could not be written.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file that was to be written.
-    reason : str
-        What went wrong.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class ImageWriteError(FileError):
+    """An output file (an image, a table, a record log) could not be written."""
 
 
 class OutputExistsError(ImageWriteError):

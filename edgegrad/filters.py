@@ -30,7 +30,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._arrays import check_choice, check_image, output_dtype
+from edgegrad._pixels import output_dtype
+from edgegrad._validate import check_bool, check_choice, check_image, check_real
+
+# to_uint8 moved to edgegrad.display; it stays importable from here.
+from edgegrad.display import DISPLAY_MODES, to_uint8
 from edgegrad.kernels import (
     DERIVATIVE_KINDS,
     DerivativeKind,
@@ -54,7 +58,6 @@ __all__ = [
 
 FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
 Border: TypeAlias = Literal["reflect101", "reflect", "replicate", "constant"]
-DisplayMode: TypeAlias = Literal["abs", "signed", "normalize"]
 
 BORDERS: dict[str, int] = {
     "reflect101": cv2.BORDER_REFLECT_101,
@@ -62,7 +65,6 @@ BORDERS: dict[str, int] = {
     "replicate": cv2.BORDER_REPLICATE,
     "constant": cv2.BORDER_CONSTANT,
 }
-DISPLAY_MODES: tuple[str, ...] = ("abs", "signed", "normalize")
 _EXACT_FLOAT32 = float(2**24)
 _INTEGER_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -72,14 +74,6 @@ class _Separable(NamedTuple):
 
     row: FloatArray
     column: FloatArray
-
-
-def _check_cval(cval: float) -> float:
-    if isinstance(cval, bool) or not isinstance(cval, (int, float, np.integer, np.floating)):
-        raise TypeError(f"cval must be a real number; got {type(cval).__name__}")
-    if not np.isfinite(cval):
-        raise ValueError(f"cval must be finite; got {cval!r}")
-    return float(cval)
 
 
 def _work_depth(src: npt.NDArray[Any], l1_norm: float) -> int:
@@ -99,8 +93,8 @@ def _correlate(
     cval: float,
 ) -> FloatArray:
     """Correlate a validated image with a kernel at a non-saturating depth."""
-    check_choice("border", border, tuple(BORDERS))
-    cval = _check_cval(cval)
+    check_choice(border, "border", tuple(BORDERS))
+    cval = check_real(cval, "cval")
     if isinstance(kernel, _Separable):
         l1 = float(np.abs(kernel.row).sum() * np.abs(kernel.column).sum())
         pad_y, pad_x = kernel.column.size // 2, kernel.row.size // 2
@@ -176,9 +170,9 @@ def gradient(
     (8.0, 0.0)
     """
     src = check_image(image)
-    check_choice("kind", kind, DERIVATIVE_KINDS)
+    check_choice(kind, "kind", DERIVATIVE_KINDS)
     d, s = derivative_factors(kind, ksize, sigma=sigma)
-    if normalize:
+    if check_bool(normalize, "normalize"):
         d = d / ramp_gain(np.outer(s, d))
     dtype = output_dtype(src)
     d, s = d.astype(dtype), s.astype(dtype)
@@ -232,7 +226,7 @@ def directional(
     1.41421
     """
     src = check_image(image)
-    check_choice("kernel", kernel, DERIVATIVE_KINDS)
+    check_choice(kernel, "kernel", DERIVATIVE_KINDS)
     steered = directional_kernel(
         angle,
         kind=kernel,
@@ -386,7 +380,7 @@ def laplacian(
     Parameters
     ----------
     image : ndarray
-        uint8, uint16, float32 or float64; gray or BGR(A).
+        Any supported dtype, gray or BGR(A); colour is filtered per channel.
     ksize : {1, 3, 5, 7}
         Aperture, as in :func:`cv2.Laplacian`.
     normalize : bool
@@ -459,59 +453,3 @@ def orientation(
     gx, gy_up = gradient(image, kind=kind, ksize=ksize, sigma=sigma, border=border, cval=cval)
     degrees = np.degrees(np.arctan2(gy_up, gx)) % 360.0
     return np.where(degrees >= 360.0, 0.0, degrees).astype(gx.dtype)
-
-
-def to_uint8(
-    response: npt.NDArray[Any],
-    mode: DisplayMode = "abs",
-    *,
-    scale: float | None = None,
-) -> npt.NDArray[np.uint8]:
-    """Map a signed filter response to displayable uint8 pixels.
-
-    This is the only place where responses become pixels; filters never clip.
-
-    Parameters
-    ----------
-    response : ndarray
-        Any supported dtype, usually a filter's float output.
-    mode : {"abs", "signed", "normalize"}
-        * ``"abs"``: ``|response| · scale`` saturated to [0, 255]
-          (:func:`cv2.convertScaleAbs` semantics; ``scale`` defaults to 1).
-        * ``"signed"``: ``128 + response · scale``, rounded and saturated, so
-          zero is mid-grey, rising edges are light and falling edges dark.
-          ``scale`` defaults to ``127 / max|response|`` (1 for an all-zero
-          response), which keeps the sign symmetric and uses the full range.
-        * ``"normalize"``: min–max stretched to [0, 255] (all 0 when constant).
-    scale : float, optional
-        Multiplier for ``"abs"`` and ``"signed"``; not used by ``"normalize"``.
-
-    Returns
-    -------
-    ndarray of uint8, same shape as ``response``.
-
-    Examples
-    --------
-    >>> r = np.array([[-1020.0, 0.0, 510.0]], np.float32)
-    >>> to_uint8(r, "abs").tolist(), to_uint8(r, "signed").tolist()
-    ([[255, 0, 255]], [[1, 128, 192]])
-    >>> to_uint8(r, "normalize").tolist()
-    [[0, 170, 255]]
-    """
-    src = check_image(response, "response")
-    check_choice("mode", mode, DISPLAY_MODES)
-    if scale is not None and (isinstance(scale, bool) or not np.isfinite(scale)):
-        raise ValueError(f"scale must be a finite number; got {scale!r}")
-    if mode == "normalize":
-        if scale is not None:
-            raise ValueError("scale is not used with mode='normalize'; leave it unset")
-        stretched = cv2.normalize(src, np.empty_like(src, np.uint8), 0, 255, cv2.NORM_MINMAX)
-        return np.asarray(stretched, dtype=np.uint8)
-    if mode == "abs":
-        magnitude = cv2.convertScaleAbs(src, alpha=1.0 if scale is None else float(scale))
-        return np.asarray(magnitude, dtype=np.uint8)
-    if scale is None:
-        peak = float(np.abs(src).max())
-        scale = 127.0 / peak if peak > 0 else 1.0
-    signed = np.rint(128.0 + src.astype(np.float64) * scale)
-    return np.clip(signed, 0, 255).astype(np.uint8)

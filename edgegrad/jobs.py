@@ -1,21 +1,88 @@
-"""Per-file jobs for :mod:`edgegrad.batch`: a path in, a small picklable result out.
+"""Per-input jobs for :mod:`edgegrad.batch`: a path in, a small picklable result out.
 
-A job takes a path, never an open file or an array, and returns a frozen
-dataclass of plain numbers and strings, so it can run on any executor: a local
-process pool today, a cluster's workers later.
+A job takes a path, never an open file or an array, and returns plain numbers,
+strings or paths, so it can run on any executor: a local process pool today,
+a cluster's workers later.
+
+* :func:`score_file` reads an image and scores its focus (``blur-score``).
+* :func:`filter_file` reads an image, filters it and writes the result
+  (``sobel``, ``scharr``, ``laplacian``, ``directional``), named by
+  :meth:`FilterSpec.tag` and placed by :class:`Placement`.
+
+The naming scheme of outputs is defined here once, both ways: a filter's
+:meth:`FilterSpec.tag` builds ``photo.sobel-a45-k5.png``, and
+:func:`is_output_name` recognises such names, so that a folder walk never
+takes an earlier run's outputs for inputs.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final, Literal, TypeAlias
 
-from edgegrad import metrics
-from edgegrad.io import read_image_checked
+import numpy.typing as npt
 
-__all__ = ["FileScore", "score_file"]
+from edgegrad import filters, metrics
+from edgegrad.display import DISPLAY_MODES, display_response
+from edgegrad.io import read_image, read_image_checked, write_image
+from edgegrad.kernels import DerivativeKind
+
+__all__ = [
+    "DISPLAYS",
+    "FOCUS_MAP_TAG",
+    "FileScore",
+    "FilterSpec",
+    "Placement",
+    "filter_file",
+    "is_output_name",
+    "mirrored",
+    "score_file",
+]
+
+FilterOp: TypeAlias = Literal["sobel", "scharr", "laplacian", "directional"]
+Display: TypeAlias = Literal["abs", "signed", "normalize", "raw"]
+
+#: How a filter response may be written: a display mode of :func:`edgegrad.to_uint8`,
+#: or ``"raw"`` float (``.npy``, or float32 TIFF).
+DISPLAYS: Final[tuple[str, ...]] = (*DISPLAY_MODES, "raw")
+#: The tag of ``focus-map`` outputs: ``photo.focus-map.png``.
+FOCUS_MAP_TAG: Final = "focus-map"
+
+# The output-name grammar, used both to build and to recognise names: a tag is
+# an operation name, then parameters (a letter and a number) and flags, joined
+# by "-", before the extension: photo.sobel-a-30-k5-n-color-raw.npy
+_TAG_OPERATIONS: Final = ("sobel", "scharr", "laplacian", "gaussian")
+_NUMBER: Final = r"-?[0-9.e+-]+"
+_TAG_PARAMETERS: Final = {"a": _NUMBER, "k": "[0-9]+", "s": _NUMBER}
+_TAG_FLAGS: Final = ("n", "color", *DISPLAYS)
+_OUTPUT_EXTENSIONS: Final = (".png", ".npy", ".tif", ".tiff")
+_OUTPUT_NAME: Final = re.compile(
+    r"\.(?:(?:{ops})(?:-(?:{params}|{flags}))*\.(?:{exts})|{focus}\.png)$".format(
+        ops="|".join(_TAG_OPERATIONS),
+        params="|".join(f"{key}{value}" for key, value in _TAG_PARAMETERS.items()),
+        flags="|".join(_TAG_FLAGS),
+        exts="|".join(ext.lstrip(".") for ext in _OUTPUT_EXTENSIONS),
+        focus=FOCUS_MAP_TAG,
+    ),
+    re.IGNORECASE,
+)
+
+
+def is_output_name(name: str) -> bool:
+    """Whether a file name is one edgegrad gives its outputs.
+
+    Examples
+    --------
+    >>> is_output_name("photo.sobel-a45-k5.png"), is_output_name("photo.focus-map.png")
+    (True, True)
+    >>> is_output_name("team.sobel.jpg"), is_output_name("photo.png")
+    (False, False)
+    """
+    return _OUTPUT_NAME.search(name) is not None
 
 
 @dataclass(frozen=True)
@@ -74,8 +141,8 @@ def score_file(
     -----
     The image is read in ``"gray"`` mode, which is what every measure scores.
     A JPEG is decoded straight to its own luma channel, which skips chroma
-    upsampling and colour conversion: a 12 MP JPEG decodes in about 32 ms
-    instead of 41 ms here. Its score can therefore differ from that of
+    upsampling and colour conversion (``benchmarks/README.md`` has the
+    timings). Its score can therefore differ from that of
     ``cv2.cvtColor(colour, COLOR_BGR2GRAY)``, by up to 2 % on the benchmark
     corpus. Other formats give exactly that conversion. The score is always
     that of :func:`edgegrad.blur_score` on the array read.
@@ -92,8 +159,8 @@ def score_file(
       working pixels;
     * at 30 000 working pixels, scores moved by up to 4 %;
     * at every size, the largest score over the smallest across the four
-      resolutions stayed below 1.025, well inside :func:`edgegrad.blur_score`'s
-      bound of 1.15.
+      resolutions stayed below 1.025 (``tests/test_jobs.py`` holds it there),
+      against 1.01 for :func:`edgegrad.blur_score` on full decodes.
     """
     reduce_to = None
     if working_size is not None and roi is None:
@@ -106,3 +173,185 @@ def score_file(
         loaded.array, method, roi=roi, center=center, working_size=working_size
     )
     return FileScore(score, loaded.width, loaded.height, loaded.warning)
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One filter operation and how its result is shown, picklable for worker processes.
+
+    Attributes
+    ----------
+    op : {"sobel", "scharr", "laplacian", "directional"}
+        The filter; ``"sobel"`` and ``"scharr"`` give the gradient magnitude
+        unless ``angle`` is set.
+    angle : float or None
+        Degrees, counter-clockwise from +x, for a signed derivative.
+    ksize : int or None
+        Aperture; ``None`` for the filter's default.
+    kernel : {"sobel", "scharr", "gaussian"}
+        Derivative kernel of ``"directional"``.
+    sigma : float
+        Gaussian standard deviation of ``kernel="gaussian"``.
+    normalize : bool
+        Divide by the kernel's ramp gain.
+    display : {"abs", "signed", "normalize", "raw"} or None
+        How the response becomes pixels; ``None`` for ``"signed"``, or
+        ``"abs"`` for a gradient magnitude.
+    color : bool
+        Filter each BGR channel instead of the gray image.
+    """
+
+    op: FilterOp
+    angle: float | None = None
+    ksize: int | None = None
+    kernel: DerivativeKind = "sobel"
+    sigma: float = 1.0
+    normalize: bool = False
+    display: Display | None = None
+    color: bool = False
+
+    @property
+    def signed(self) -> bool:
+        """True unless the result is a gradient magnitude."""
+        return self.op == "laplacian" or self.angle is not None
+
+    @property
+    def display_mode(self) -> Display:
+        """The display mapping: as asked, else ``signed`` or ``abs`` for magnitudes."""
+        if self.display is not None:
+            return self.display
+        return "signed" if self.signed else "abs"
+
+    def tag(self) -> str:
+        """Name the operation, e.g. ``sobel-a45-k5`` or ``gaussian-a30-s2-raw``.
+
+        Examples
+        --------
+        >>> FilterSpec("sobel", angle=-30, ksize=5).tag()
+        'sobel-a-30-k5'
+        >>> FilterSpec("directional", angle=22.5, kernel="gaussian", sigma=2).tag()
+        'gaussian-a22.5-s2'
+        """
+        parts: list[str] = [self.kernel if self.op == "directional" else self.op]
+        default_ksize = 1 if self.op == "laplacian" else 3
+        values = {
+            "a": None if self.angle is None else f"{self.angle:g}",
+            "k": None if self.ksize in (None, default_ksize) else str(self.ksize),
+            "s": f"{self.sigma:g}" if self.kernel == "gaussian" else None,
+        }
+        parts += [f"{key}{value}" for key, value in values.items() if value is not None]
+        if self.normalize:
+            parts.append("n")
+        if self.color:
+            parts.append("color")
+        if self.display is not None and self.display != ("signed" if self.signed else "abs"):
+            parts.append(self.display)
+        return "-".join(parts)
+
+    def apply(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Run the filter and map it for display (or return it raw)."""
+        response: npt.NDArray[Any]
+        if self.op == "laplacian":
+            response = filters.laplacian(image, ksize=self.ksize or 1, normalize=self.normalize)
+        elif self.op == "directional" and self.angle is not None:
+            response = filters.directional(
+                image,
+                self.angle,
+                kernel=self.kernel,
+                ksize=self.ksize,
+                sigma=self.sigma,
+                normalize=self.normalize,
+            )
+        elif self.op == "scharr":
+            response = filters.scharr(image, self.angle, normalize=self.normalize)
+        else:
+            response = filters.sobel(
+                image, self.angle, ksize=self.ksize or 3, normalize=self.normalize
+            )
+        mode = self.display_mode
+        if mode == "raw":
+            return response
+        return display_response(response, mode, source_dtype=image.dtype)
+
+
+def mirrored(source: Path, folders: Sequence[Path], destination: Path) -> Path:
+    """The folder under ``destination`` where ``source`` keeps its place.
+
+    A file found below one of the walked ``folders`` keeps its path relative to
+    it (``photos/a/x.jpg`` -> ``DEST/a``); a file named directly goes to
+    ``destination`` itself.
+
+    Examples
+    --------
+    >>> mirrored(Path("photos/a/x.jpg"), [Path("photos")], Path("out")).as_posix()
+    'out/a'
+    >>> mirrored(Path("y.jpg"), [Path("photos")], Path("out")).as_posix()
+    'out'
+    """
+    root = next((f for f in folders if source.is_relative_to(f)), source.parent)
+    return destination / source.parent.relative_to(root)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where each input's output goes; small, so it pickles cheaply to workers.
+
+    Outputs go to ``file`` (one input), under ``folder`` mirroring the input's
+    position below the walked ``roots``, or next to the input, named
+    ``<stem>.<tag><extension>``.
+    """
+
+    tag: str
+    extension: str
+    file: Path | None = None
+    folder: Path | None = None
+    roots: tuple[Path, ...] = ()
+
+    def target(self, source: Path) -> Path:
+        """Return the output path for ``source``."""
+        if self.file is not None:
+            return self.file
+        name = f"{source.stem}.{self.tag}{self.extension}"
+        if self.folder is None:
+            return source.with_name(name)
+        return mirrored(source, self.roots, self.folder) / name
+
+
+def filter_file(
+    source: Path,
+    *,
+    placement: Placement,
+    spec: FilterSpec,
+    overwrite: bool = False,
+    max_pixels: int | None = None,
+) -> Path:
+    """Read ``source``, filter it and write its output atomically.
+
+    Parameters
+    ----------
+    source : pathlib.Path
+        The image file.
+    placement : Placement
+        Where the output goes.
+    spec : FilterSpec
+        The filter and its display.
+    overwrite : bool, optional
+        Replace an existing output (never the input itself).
+    max_pixels : int, optional
+        As for :func:`edgegrad.io.read_image`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ImageReadError, ImageTooLargeError
+        If ``source`` cannot be read safely.
+    ImageWriteError, OutputExistsError
+        If the output cannot be written.
+    """
+    image = read_image(source, mode="color" if spec.color else "gray", max_pixels=max_pixels)
+    target = placement.target(source)
+    return write_image(target, spec.apply(image), overwrite=overwrite, protected=(source,))

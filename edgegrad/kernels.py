@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._arrays import check_choice
+from edgegrad._validate import check_bool, check_choice, check_int, check_real
 
 __all__ = [
     "DERIVATIVE_KINDS",
@@ -53,22 +53,13 @@ _LAPLACIAN_SIZES = (1, 3, 5, 7)
 _GAUSSIAN_TRUNCATE = 4.0
 
 
-def _check_sigma(sigma: float) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating, np.integer)):
-        raise TypeError(f"sigma must be a real number; got {type(sigma).__name__}")
-    if not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be finite and > 0; got {sigma!r}")
-    return float(sigma)
-
-
 def _gaussian_size(sigma: float, ksize: int | None) -> int:
     if ksize is None:
         return 2 * max(1, int(_GAUSSIAN_TRUNCATE * sigma + 0.5)) + 1
-    if isinstance(ksize, bool) or not isinstance(ksize, (int, np.integer)):
-        raise TypeError(f"ksize must be an int or None; got {type(ksize).__name__}")
-    if ksize < 3 or ksize % 2 == 0:
+    size = check_int(ksize, "ksize", minimum=3, words="an odd integer >= 3 for kind='gaussian'")
+    if size % 2 == 0:
         raise ValueError(f"ksize must be an odd integer >= 3 for kind='gaussian'; got {ksize!r}")
-    return int(ksize)
+    return size
 
 
 def derivative_factors(
@@ -117,9 +108,9 @@ def derivative_factors(
     >>> d.tolist(), s.tolist()
     ([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0])
     """
-    check_choice("kind", kind, DERIVATIVE_KINDS)
+    check_choice(kind, "kind", DERIVATIVE_KINDS)
     if kind == "gaussian":
-        sigma = _check_sigma(sigma)
+        sigma = check_real(sigma, "sigma", positive=True)
         size = _gaussian_size(sigma, ksize)
         x = np.arange(size, dtype=np.float64) - size // 2
         g = np.exp(-0.5 * (x / sigma) ** 2)
@@ -128,11 +119,10 @@ def derivative_factors(
         d /= np.dot(d, x)
         return d, g
     if kind == "scharr":
-        check_choice("ksize", 3 if ksize is None else ksize, (3,))
+        check_int(3 if ksize is None else ksize, "ksize", allowed=(3,))
         aperture = int(cv2.FILTER_SCHARR)
     else:
-        aperture = 3 if ksize is None else ksize
-        check_choice("ksize", aperture, _SOBEL_SIZES)
+        aperture = check_int(3 if ksize is None else ksize, "ksize", allowed=_SOBEL_SIZES)
     deriv, smooth = cv2.getDerivKernels(1, 0, aperture, normalize=False, ktype=cv2.CV_64F)
     return np.asarray(deriv, np.float64).ravel(), np.asarray(smooth, np.float64).ravel()
 
@@ -237,7 +227,7 @@ def derivative_kernels(
     (0.0, 0.0)
     """
     kx, ky_up = _derivative_pair(kind, ksize, sigma)
-    if normalize:
+    if check_bool(normalize, "normalize"):
         gain = ramp_gain(kx)
         kx, ky_up = kx / gain, ky_up / gain
     return kx.astype(dtype), ky_up.astype(dtype)
@@ -261,11 +251,7 @@ def steering_weights(angle: float) -> tuple[float, float]:
     >>> steering_weights(90), steering_weights(-90), steering_weights(540)
     ((0.0, 1.0), (0.0, -1.0), (-1.0, 0.0))
     """
-    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.floating, np.integer)):
-        raise TypeError(f"angle must be a real number; got {type(angle).__name__}")
-    if not math.isfinite(angle):
-        raise ValueError(f"angle must be finite; got {angle!r}")
-    reduced = float(angle) % 360.0
+    reduced = check_real(angle, "angle") % 360.0
     exact = {0.0: (1.0, 0.0), 90.0: (0.0, 1.0), 180.0: (-1.0, 0.0), 270.0: (0.0, -1.0)}
     if reduced in exact:
         return exact[reduced]
@@ -293,16 +279,10 @@ def directional_kernel(
     angle : float
         Degrees, counter-clockwise on screen from the +x axis (rightwards).
         ``0`` is the rightward derivative, ``90`` the upward one.
-    kind : {"sobel", "scharr", "gaussian"}
-        Kernel family.
-    ksize : int or None
-        Aperture, see :func:`derivative_factors`.
-    sigma : float
-        Gaussian standard deviation, for ``kind="gaussian"`` only.
+    kind, ksize, sigma, dtype
+        As for :func:`derivative_kernels`.
     normalize : bool
         Divide by the ramp gain, so a unit ramp along ``angle`` answers 1.
-    dtype : dtype, default float32
-        Floating dtype of the result.
 
     Returns
     -------
@@ -324,7 +304,7 @@ def directional_kernel(
     c, s = steering_weights(angle)
     kx, ky_up = _derivative_pair(kind, ksize, sigma)
     kernel = c * kx + s * ky_up
-    if normalize:
+    if check_bool(normalize, "normalize"):
         kernel /= ramp_gain(kx)
     return kernel.astype(dtype)
 
@@ -366,7 +346,7 @@ def laplacian_kernel(
     >>> float(laplacian_kernel(5).sum())
     0.0
     """
-    check_choice("ksize", ksize, _LAPLACIAN_SIZES)
+    check_int(ksize, "ksize", allowed=_LAPLACIAN_SIZES)
     if ksize == 1:
         kernel = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
     else:
@@ -375,7 +355,7 @@ def laplacian_kernel(
             for k in cv2.getDerivKernels(2, 0, ksize, normalize=False, ktype=cv2.CV_64F)
         )
         kernel = np.outer(s, d2) + np.outer(d2, s)
-    if normalize:
+    if check_bool(normalize, "normalize"):
         cols = np.arange(kernel.shape[1]) - kernel.shape[1] // 2
         kernel /= float(np.sum(kernel * (cols**2 / 2.0)[np.newaxis, :]))
     return kernel.astype(dtype)

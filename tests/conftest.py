@@ -1,4 +1,4 @@
-"""Shared fixtures: the one loader for the committed sample images."""
+"""Shared fixtures: the one loader for the committed sample images, and the CLI runner."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from click.testing import CliRunner, Result
+
+from edgegrad_cli.main import main
+
+#: ``cli(*args)`` runs ``edgegrad ARGS...`` in-process and returns click's ``Result``.
+CliRun = Callable[..., Result]
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 IMAGE_SUFFIXES = {".png", ".jpg"}
@@ -44,3 +50,17 @@ def sample() -> Callable[..., npt.NDArray[Any]]:
 def samples_dir() -> Path:
     """The committed ``sample_images/`` folder (read only: never write into it)."""
     return SAMPLES
+
+
+@pytest.fixture
+def cli() -> CliRun:
+    """Run the ``edgegrad`` command in-process through click's ``CliRunner``.
+
+    Arguments may be strings, paths or numbers; stdout and stderr are kept apart.
+    """
+    runner = CliRunner()
+
+    def run(*args: object) -> Result:
+        return runner.invoke(main, [str(arg) for arg in args])
+
+    return run

@@ -49,6 +49,19 @@ def numbered(count: int) -> list[Path]:
     return [Path(f"{index}.png") for index in range(count)]
 
 
+class Counted:
+    """The paths of :func:`numbered`, handed out lazily, counting how many were taken."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[Path]:
+        for path in numbered(self.count):
+            self.pulled += 1
+            yield path
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_corpus_batch_gives_one_record_per_input_and_touches_nothing(
     tree: Path, workers: int
@@ -119,26 +132,21 @@ def test_on_result_is_called_in_input_order() -> None:
 
 @pytest.mark.parametrize("chunksize", [1, 3])
 def test_inputs_are_consumed_through_a_bounded_window(chunksize: int) -> None:
-    pulled: list[int] = []
-
-    def inputs() -> Iterator[Path]:
-        for path in numbered(100):
-            pulled.append(1)
-            yield path
+    inputs = Counted(100)
 
     in_flight_at_first_result: list[int] = []
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         records = run_batch(
             fail_on_odd,
-            inputs(),
+            inputs,
             workers=2,
             executor=pool,
             chunksize=chunksize,
-            on_result=lambda r: in_flight_at_first_result.append(len(pulled)),
+            on_result=lambda r: in_flight_at_first_result.append(inputs.pulled),
         )
     # At most 2 workers x 4 chunks in flight, plus the chunk being assembled.
     assert in_flight_at_first_result[0] <= (2 * 4 + 1) * chunksize
-    assert len(pulled) == 100
+    assert inputs.pulled == 100
     assert [r.path for r in records] == numbered(100)
 
 
@@ -148,12 +156,7 @@ def test_chunksize_must_be_a_positive_integer() -> None:
 
 
 def test_keyboard_interrupt_cancels_and_propagates() -> None:
-    pulled: list[int] = []
-
-    def inputs() -> Iterator[Path]:
-        for path in numbered(1000):
-            pulled.append(1)
-            yield path
+    inputs = Counted(1000)
 
     def interrupt(record: Record[str]) -> None:
         raise KeyboardInterrupt
@@ -162,8 +165,8 @@ def test_keyboard_interrupt_cancels_and_propagates() -> None:
         concurrent.futures.ThreadPoolExecutor(2) as pool,
         pytest.raises(KeyboardInterrupt),
     ):
-        run_batch(fail_on_odd, inputs(), workers=2, executor=pool, on_result=interrupt)
-    assert len(pulled) < 1000
+        run_batch(fail_on_odd, inputs, workers=2, executor=pool, on_result=interrupt)
+    assert inputs.pulled < 1000
 
 
 def test_keyboard_interrupt_in_inline_job_propagates() -> None:
@@ -203,10 +206,16 @@ def test_unpicklable_job_is_refused_for_a_pool() -> None:
     ]
 
 
-@pytest.mark.parametrize("workers", [0, -1, True, 1.5])
+@pytest.mark.parametrize("workers", [0, -1])
 def test_workers_must_be_a_positive_integer(workers: object) -> None:
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
-        run_batch(fail_on_odd, numbered(1), workers=workers)
+    with pytest.raises(ValueError, match="workers must be a positive integer; got"):
+        run_batch(fail_on_odd, numbered(1), workers=workers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("workers", [True, 1.5, "2"])
+def test_workers_of_the_wrong_kind_are_a_type_error(workers: object) -> None:
+    with pytest.raises(TypeError, match="workers must be an integer; got"):
+        run_batch(fail_on_odd, numbered(1), workers=workers)  # type: ignore[arg-type]
 
 
 def test_empty_input_gives_no_records() -> None:
@@ -232,34 +241,24 @@ def test_an_unpicklable_result_fails_only_its_own_input() -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_records_stream_before_the_inputs_run_out(workers: int) -> None:
-    pulled: list[int] = []
+    inputs = Counted(200)
 
-    def inputs() -> Iterator[Path]:
-        for path in numbered(200):
-            pulled.append(1)
-            yield path
-
-    stream = iter_batch(fail_on_odd, inputs(), workers=workers, chunksize=2)
+    stream = iter_batch(fail_on_odd, inputs, workers=workers, chunksize=2)
     first = next(stream)
     assert first == Record(Path("0.png"), "0", None)
-    assert len(pulled) <= (workers * 4 + 1) * 2
+    assert inputs.pulled <= (workers * 4 + 1) * 2
     rest = list(stream)
     assert [r.path for r in [first, *rest]] == numbered(200)
-    assert len(pulled) == 200
+    assert inputs.pulled == 200
 
 
 def test_closing_the_stream_early_stops_the_batch() -> None:
-    pulled: list[int] = []
+    inputs = Counted(10_000)
 
-    def inputs() -> Iterator[Path]:
-        for path in numbered(10_000):
-            pulled.append(1)
-            yield path
-
-    stream = iter_batch(fail_on_odd, inputs(), workers=2, chunksize=1)
+    stream = iter_batch(fail_on_odd, inputs, workers=2, chunksize=1)
     assert [next(stream).path for _ in range(3)] == numbered(3)
     stream.close()
-    assert len(pulled) < 100
+    assert inputs.pulled < 100
 
 
 def test_iter_batch_checks_its_arguments_when_called() -> None:

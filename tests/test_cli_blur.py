@@ -15,16 +15,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from click.testing import CliRunner, Result
+from conftest import CliRun
 
 import edgegrad
-from edgegrad_cli.main import main
 
 SWEEP = [f"focus_sweep/focus_{i:02d}.png" for i in range(7)]
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def hashes(root: Path) -> dict[str, str]:
@@ -64,16 +59,16 @@ def parse_jsonl(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def test_table_ranks_the_focus_sweep_sharpest_first(samples_dir: Path) -> None:
-    result = run("blur-score", samples_dir / "focus_sweep", "-j", "1")
+def test_table_ranks_the_focus_sweep_sharpest_first(cli: CliRun, samples_dir: Path) -> None:
+    result = cli("blur-score", samples_dir / "focus_sweep", "-j", "1")
     assert result.exit_code == 0, result.stderr
     listed = [line.split()[-1] for line in result.stdout.splitlines()[1:]]
     assert [Path(p).name for p in listed] == [Path(n).name for n in SWEEP]
     assert "7 scored, 0 failed" in result.stderr
 
 
-def test_scores_match_the_library(shots: Path) -> None:
-    result = run("blur-score", shots, "--format", "jsonl", "--sort", "name", "-j", "2")
+def test_scores_match_the_library(cli: CliRun, shots: Path) -> None:
+    result = cli("blur-score", shots, "--format", "jsonl", "--sort", "name", "-j", "2")
     assert result.exit_code == 0, result.stderr
     records = parse_jsonl(result.stdout)
     assert [Path(r["path"]).relative_to(shots).as_posix() for r in records] == [
@@ -94,10 +89,12 @@ def test_scores_match_the_library(shots: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
-def test_machine_formats_share_one_schema(shots: Path, tmp_path: Path, fmt: str) -> None:
+def test_machine_formats_share_one_schema(
+    cli: CliRun, shots: Path, tmp_path: Path, fmt: str
+) -> None:
     (shots / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     out = tmp_path / f"scores.{fmt}"
-    result = run("blur-score", shots, "--format", fmt, "-o", out, "--threshold", "50", "-j", "1")
+    result = cli("blur-score", shots, "--format", fmt, "-o", out, "--threshold", "50", "-j", "1")
     assert result.exit_code == 3
     assert result.stdout == ""
     text = out.read_text(encoding="utf-8")
@@ -118,13 +115,13 @@ def test_machine_formats_share_one_schema(shots: Path, tmp_path: Path, fmt: str)
     assert "5 scored, 1 failed, " in result.stderr
 
 
-def test_threshold_modes(shots: Path) -> None:
+def test_threshold_modes(cli: CliRun, shots: Path) -> None:
     def blurry(*args: str) -> set[str]:
-        result = run("blur-score", shots, "--format", "json", "-j", "1", *args)
+        result = cli("blur-score", shots, "--format", "json", "-j", "1", *args)
         assert result.exit_code == 0, result.stderr
         return {Path(r["path"]).name for r in json.loads(result.stdout) if r["blurry"]}
 
-    records = json.loads(run("blur-score", shots, "--format", "json").stdout)
+    records = json.loads(cli("blur-score", shots, "--format", "json").stdout)
     scores = {Path(r["path"]).name: r["score"] for r in records}
     assert scores["c.png"] > scores["a.png"] > scores["e.png"] > scores["b.png"] > scores["d.png"]
     assert blurry("--threshold", str((scores["b.png"] + scores["e.png"]) / 2)) == {"b.png", "d.png"}
@@ -138,8 +135,8 @@ def test_threshold_modes(shots: Path) -> None:
     assert expected
 
 
-def test_blur_effect_direction_is_reversed(shots: Path) -> None:
-    result = run("blur-score", shots, "-m", "blur-effect", "--format", "json", "--percentile", "20")
+def test_blur_effect_direction_is_reversed(cli: CliRun, shots: Path) -> None:
+    result = cli("blur-score", shots, "-m", "blur-effect", "--format", "json", "--percentile", "20")
     assert result.exit_code == 0, result.stderr
     records = json.loads(result.stdout)
     assert [Path(r["path"]).name for r in records] == ["c.png", "a.png", "e.png", "b.png", "d.png"]
@@ -147,48 +144,48 @@ def test_blur_effect_direction_is_reversed(shots: Path) -> None:
     assert records[0]["score"] < records[-1]["score"]
 
 
-def test_best_n(shots: Path) -> None:
-    result = run("blur-score", shots, "--best", "2", "--format", "json")
+def test_best_n(cli: CliRun, shots: Path) -> None:
+    result = cli("blur-score", shots, "--best", "2", "--format", "json")
     assert [Path(r["path"]).name for r in json.loads(result.stdout)] == ["c.png", "a.png"]
 
 
-def test_roi_and_center(shots: Path) -> None:
+def test_roi_and_center(cli: CliRun, shots: Path) -> None:
     image = shots / "c.png"
     gray = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
-    roi = json.loads(run("blur-score", image, "--roi", "10,20,50,40", "--format", "json").stdout)
+    roi = json.loads(cli("blur-score", image, "--roi", "10,20,50,40", "--format", "json").stdout)
     assert roi[0]["score"] == pytest.approx(edgegrad.laplacian_variance(gray[20:60, 10:60]))
-    centred = json.loads(run("blur-score", image, "--center", "0.5", "--format", "json").stdout)
+    centred = json.loads(cli("blur-score", image, "--center", "0.5", "--format", "json").stdout)
     assert centred[0]["score"] == pytest.approx(edgegrad.blur_score(gray, center=0.5))
-    assert run("blur-score", image, "--roi", "1,2,3").exit_code == 2
-    assert run("blur-score", image, "--roi", "0,0,5,5", "--center", "0.5").exit_code == 2
+    assert cli("blur-score", image, "--roi", "1,2,3").exit_code == 2
+    assert cli("blur-score", image, "--roi", "0,0,5,5", "--center", "0.5").exit_code == 2
 
 
-def test_fail_under_exit_codes(shots: Path) -> None:
+def test_fail_under_exit_codes(cli: CliRun, shots: Path) -> None:
     sharp = shots / "c.png"
-    score = json.loads(run("blur-score", sharp, "--format", "json").stdout)[0]["score"]
-    assert run("blur-score", sharp, "--fail-under", str(score * 0.9)).exit_code == 0
-    tripped = run("blur-score", sharp, "--fail-under", str(score * 1.1))
+    score = json.loads(cli("blur-score", sharp, "--format", "json").stdout)[0]["score"]
+    assert cli("blur-score", sharp, "--fail-under", str(score * 0.9)).exit_code == 0
+    tripped = cli("blur-score", sharp, "--fail-under", str(score * 1.1))
     assert tripped.exit_code == 4
     assert "fail-under" in tripped.stderr
-    assert run("blur-score", shots, "--fail-under", "1e-9").exit_code == 0
+    assert cli("blur-score", shots, "--fail-under", "1e-9").exit_code == 0
 
 
 @pytest.mark.parametrize("action", ["move", "copy", "link"])
-def test_actions_lose_nothing(shots: Path, tmp_path: Path, action: str) -> None:
+def test_actions_lose_nothing(cli: CliRun, shots: Path, tmp_path: Path, action: str) -> None:
     before = hashes(shots)
     dest = tmp_path / "blurry"
     dest.mkdir()
     (dest / "d.png").write_bytes(b"an earlier file with the same name")
     args = ["blur-score", shots, "--percentile", "40", f"--{action}-to", dest, "-j", "1"]
 
-    dry = run(*args, "--dry-run")
+    dry = cli(*args, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert hashes(shots) == before
     assert sorted(p.name for p in dest.iterdir()) == ["d.png"]
     announced = sorted(line.split(" -> ")[1] for line in dry.stderr.splitlines() if " -> " in line)
     assert len(announced) == 2
 
-    result = run(*args)
+    result = cli(*args)
     assert result.exit_code == 0, result.stderr
     done = sorted(line.split(" -> ")[1] for line in result.stderr.splitlines() if " -> " in line)
     assert done == announced
@@ -212,31 +209,31 @@ def test_actions_lose_nothing(shots: Path, tmp_path: Path, action: str) -> None:
     assert set(before.values()) <= everything
 
 
-def test_actions_need_a_threshold(shots: Path, tmp_path: Path) -> None:
-    result = run("blur-score", shots, "--move-to", tmp_path / "x")
+def test_actions_need_a_threshold(cli: CliRun, shots: Path, tmp_path: Path) -> None:
+    result = cli("blur-score", shots, "--move-to", tmp_path / "x")
     assert result.exit_code == 2
     assert "--threshold" in result.stderr
 
 
-def test_output_file_never_overwrites(shots: Path, tmp_path: Path) -> None:
+def test_output_file_never_overwrites(cli: CliRun, shots: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     out.write_text("keep me", encoding="utf-8")
-    result = run("blur-score", shots, "--format", "csv", "-o", out)
+    result = cli("blur-score", shots, "--format", "csv", "-o", out)
     assert result.exit_code == 2
     assert "exists; pass --overwrite" in result.stderr
     assert "scored" not in result.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
-    assert run("blur-score", shots, "--format", "csv", "-o", out, "--overwrite").exit_code == 0
+    assert cli("blur-score", shots, "--format", "csv", "-o", out, "--overwrite").exit_code == 0
     assert out.read_text(encoding="utf-8").startswith("path,score,")
 
 
-def test_focus_map(tmp_path: Path) -> None:
+def test_focus_map(cli: CliRun, tmp_path: Path) -> None:
     texture = np.random.default_rng(2).integers(0, 256, (256, 512), dtype=np.uint8)
     half = texture.copy()
     half[:, 256:] = disk_blur(texture, 4)[:, 256:]
     source = tmp_path / "half.png"
     cv2.imwrite(str(source), half)
-    result = run("focus-map", source, "--tile", "64")
+    result = cli("focus-map", source, "--tile", "64")
     assert result.exit_code == 0, result.stderr
     picture = cv2.imread(str(tmp_path / "half.focus-map.png"))
     assert picture.shape[0] == half.shape[0]
@@ -244,12 +241,14 @@ def test_focus_map(tmp_path: Path) -> None:
     overlay = picture[:, : half.shape[1]].astype(np.float64)
     # Both halves have the same mean gray; Inferno is brighter where sharper.
     assert overlay[:, :256].mean() > overlay[:, 256:].mean() + 40
-    again = run("focus-map", source)
+    again = cli("focus-map", source)
     assert again.exit_code == 2
     assert "exists; pass --overwrite" in again.stderr
 
 
-def test_actions_keep_subfolders_and_never_rescan_the_destination(tmp_path: Path) -> None:
+def test_actions_keep_subfolders_and_never_rescan_the_destination(
+    cli: CliRun, tmp_path: Path
+) -> None:
     photos = tmp_path / "photos"
     texture = np.random.default_rng(5).integers(0, 256, (64, 80), dtype=np.uint8)
     for sub in ("a", "b"):
@@ -258,15 +257,15 @@ def test_actions_keep_subfolders_and_never_rescan_the_destination(tmp_path: Path
         cv2.imwrite(str(photos / sub / "sharp.png"), texture)
     dest = photos / "blurry"
     args = ["blur-score", photos, "--threshold", "100", "--move-to", dest, "-j", "1"]
-    dry = run(*args, "--dry-run")
-    first = run(*args)
+    dry = cli(*args, "--dry-run")
+    first = cli(*args)
     assert first.exit_code == 0, first.stderr
     assert dry.stderr.replace("would have moved", "moved") == first.stderr
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.png")) == [
         "a/x.png",
         "b/x.png",
     ]
-    again = run(*args)
+    again = cli(*args)
     assert again.exit_code == 0, again.stderr
     assert " -> " not in again.stderr
     assert "2 scored" in again.stderr
@@ -276,15 +275,15 @@ def test_actions_keep_subfolders_and_never_rescan_the_destination(tmp_path: Path
     ]
 
 
-def test_truncated_files_fail_unless_allowed(shots: Path) -> None:
+def test_truncated_files_fail_unless_allowed(cli: CliRun, shots: Path) -> None:
     data = cv2.imencode(".jpg", cv2.imread(str(shots / "c.png")))[1].tobytes()
     cut = shots / "cut.jpg"
     cut.write_bytes(data[: len(data) // 2])
-    strict = run("blur-score", cut, "--format", "json")
+    strict = cli("blur-score", cut, "--format", "json")
     assert strict.exit_code == 3
     assert "cut.jpg" in strict.stderr
     assert json.loads(strict.stdout)[0]["error"]
-    lenient = run("blur-score", cut, "--format", "json", "--allow-partial")
+    lenient = cli("blur-score", cut, "--format", "json", "--allow-partial")
     assert lenient.exit_code == 0, lenient.stderr
     record = json.loads(lenient.stdout)[0]
     assert record["score"] > 0
@@ -292,27 +291,27 @@ def test_truncated_files_fail_unless_allowed(shots: Path) -> None:
     assert record["error"] is None
 
 
-def test_fail_under_names_the_images_and_follows_the_method(shots: Path) -> None:
+def test_fail_under_names_the_images_and_follows_the_method(cli: CliRun, shots: Path) -> None:
     sharp = shots / "c.png"
     blurry = shots / "d.png"
     effect = {
         Path(r["path"]).name: r["score"]
         for r in json.loads(
-            run("blur-score", shots, "-m", "blur-effect", "--format", "json").stdout
+            cli("blur-score", shots, "-m", "blur-effect", "--format", "json").stdout
         )
     }
     cut = (effect["c.png"] + effect["d.png"]) / 2
-    tripped = run("blur-score", sharp, blurry, "-m", "blur-effect", "--fail-under", str(cut))
+    tripped = cli("blur-score", sharp, blurry, "-m", "blur-effect", "--fail-under", str(cut))
     assert tripped.exit_code == 4
     assert f"fail-under: {blurry} scores above" in tripped.stderr
     assert str(sharp) not in tripped.stderr.split("fail-under")[1]
-    assert run("blur-score", sharp, "-m", "blur-effect", "--fail-under", str(cut)).exit_code == 0
+    assert cli("blur-score", sharp, "-m", "blur-effect", "--fail-under", str(cut)).exit_code == 0
 
 
-def test_working_size_and_walk_options(shots: Path) -> None:
-    plain = json.loads(run("blur-score", shots / "c.png", "--format", "json").stdout)
+def test_working_size_and_walk_options(cli: CliRun, shots: Path) -> None:
+    plain = json.loads(cli("blur-score", shots / "c.png", "--format", "json").stdout)
     small = json.loads(
-        run("blur-score", shots / "c.png", "--working-size", "8000", "--format", "json").stdout
+        cli("blur-score", shots / "c.png", "--working-size", "8000", "--format", "json").stdout
     )
     gray = cv2.imread(str(shots / "c.png"), cv2.IMREAD_GRAYSCALE)
     assert small[0]["score"] == pytest.approx(edgegrad.blur_score(gray, working_size=8000))
@@ -320,25 +319,25 @@ def test_working_size_and_walk_options(shots: Path) -> None:
     names = {
         Path(r["path"]).name
         for r in json.loads(
-            run("blur-score", shots, "--no-recursive", "--exclude", "a*", "--format", "json").stdout
+            cli("blur-score", shots, "--no-recursive", "--exclude", "a*", "--format", "json").stdout
         )
     }
     assert names == {"b.png", "c.png", "d.png"}
-    only = run("blur-score", shots, "--include", "day2/*", "--format", "json")
+    only = cli("blur-score", shots, "--include", "day2/*", "--format", "json")
     assert [Path(r["path"]).name for r in json.loads(only.stdout)] == ["e.png"]
 
 
-def test_csv_booleans_match_json(shots: Path) -> None:
-    text = run("blur-score", shots, "--format", "csv", "--percentile", "50").stdout
+def test_csv_booleans_match_json(cli: CliRun, shots: Path) -> None:
+    text = cli("blur-score", shots, "--format", "csv", "--percentile", "50").stdout
     assert {row["blurry"] for row in csv.DictReader(io.StringIO(text))} == {"true", "false"}
 
 
-def test_focus_map_handles_float64_colour_and_aligns_tiles(tmp_path: Path) -> None:
+def test_focus_map_handles_float64_colour_and_aligns_tiles(cli: CliRun, tmp_path: Path) -> None:
     image = np.zeros((70, 150, 3))
     image[:, 128:] = np.random.default_rng(1).random((70, 22, 3))
     source = tmp_path / "f64.tif"
     assert cv2.imwrite(str(source), image)  # a float64 TIFF
-    result = run("focus-map", source, "--tile", "64", "-o", tmp_path / "map.png")
+    result = cli("focus-map", source, "--tile", "64", "-o", tmp_path / "map.png")
     assert result.exit_code == 0, result.stderr
     picture = cv2.imread(str(tmp_path / "map.png")).astype(int)
     # Tiles are columns 0-63 and 64-149 (the last absorbs the rest): one colour each.
@@ -348,7 +347,7 @@ def test_focus_map_handles_float64_colour_and_aligns_tiles(tmp_path: Path) -> No
     assert np.abs(first[0, 0] - last[0, 0]).max() > 50
 
 
-def test_dry_run_names_match_for_same_named_files(tmp_path: Path) -> None:
+def test_dry_run_names_match_for_same_named_files(cli: CliRun, tmp_path: Path) -> None:
     texture = np.random.default_rng(6).integers(0, 256, (40, 50), dtype=np.uint8)
     files = []
     for sub in ("a", "b"):
@@ -357,44 +356,44 @@ def test_dry_run_names_match_for_same_named_files(tmp_path: Path) -> None:
         files.append(tmp_path / sub / "x.png")
     dest = tmp_path / "D"
     args = ["blur-score", *files, "--threshold", "1e9", "--copy-to", dest]
-    dry = run(*args, "--dry-run")
-    real = run(*args)
+    dry = cli(*args, "--dry-run")
+    real = cli(*args)
     assert real.exit_code == 0, real.stderr
     assert dry.stderr.replace("would have copied", "copied") == real.stderr
     assert sorted(p.name for p in dest.iterdir()) == ["x-1.png", "x.png"]
 
 
 def test_an_output_folder_holding_the_inputs_fences_nothing(
-    shots: Path, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, shots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(shots.parent)
-    result = run("blur-score", "shots", "--threshold", "0", "--move-to", ".", "--format", "json")
+    result = cli("blur-score", "shots", "--threshold", "0", "--move-to", ".", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == 5
-    filtered = run("sobel", "shots", "-o", ".", "-j", "1")
+    filtered = cli("sobel", "shots", "-o", ".", "-j", "1")
     assert filtered.exit_code == 0, filtered.stderr
     assert "5 written, 0 failed, 0 skipped" in filtered.stderr
 
 
-def test_unreadable_entries_count_as_failures(shots: Path) -> None:
+def test_unreadable_entries_count_as_failures(cli: CliRun, shots: Path) -> None:
     (shots / "gone.png").symlink_to(shots / "missing.png")
-    result = run("blur-score", shots, "--fail-under", "0")
+    result = cli("blur-score", shots, "--fail-under", "0")
     assert result.exit_code == 3
     assert "gone.png" in result.stderr
     assert "5 scored, 1 failed" in result.stderr
 
 
-def test_include_ignores_case(shots: Path) -> None:
+def test_include_ignores_case(cli: CliRun, shots: Path) -> None:
     (shots / "c.png").rename(shots / "C.PNG")
-    result = run("blur-score", shots, "--include", "*.png", "--format", "json")
+    result = cli("blur-score", shots, "--include", "*.png", "--format", "json")
     assert len(json.loads(result.stdout)) == 5
 
 
-def test_non_utf8_names_survive_the_report(tmp_path: Path, shots: Path) -> None:
+def test_non_utf8_names_survive_the_report(cli: CliRun, tmp_path: Path, shots: Path) -> None:
     odd = os.fsencode(shots) + b"/odd\xff.png"
     os.rename(shots / "c.png", odd)
     out = tmp_path / "scores.json"
-    result = run("blur-score", shots, "-o", out, "--format", "json")
+    result = cli("blur-score", shots, "-o", out, "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert odd in [
         os.fsencode(r["path"])
@@ -404,13 +403,15 @@ def test_non_utf8_names_survive_the_report(tmp_path: Path, shots: Path) -> None:
 
 @pytest.mark.parametrize(("name", "first"), [("s.csv", "path,score"), ("s.jsonl", '{"path"')])
 def test_format_follows_the_output_extension(
-    shots: Path, tmp_path: Path, name: str, first: str
+    cli: CliRun, shots: Path, tmp_path: Path, name: str, first: str
 ) -> None:
-    assert run("blur-score", shots, "-o", tmp_path / name).exit_code == 0
+    assert cli("blur-score", shots, "-o", tmp_path / name).exit_code == 0
     assert (tmp_path / name).read_text(encoding="utf-8").startswith(first)
 
 
-def test_focus_map_refuses_an_unwritable_extension_early(shots: Path, tmp_path: Path) -> None:
-    result = run("focus-map", shots / "c.png", "-o", tmp_path / "map.gif")
+def test_focus_map_refuses_an_unwritable_extension_early(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
+    result = cli("focus-map", shots / "c.png", "-o", tmp_path / "map.gif")
     assert result.exit_code == 2
     assert "cannot write '.gif'" in result.stderr

@@ -19,9 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
-
-from edgegrad_cli.main import main
+from conftest import CliRun
 
 #: The ``shots`` below in walk order, and from sharpest to blurriest.
 WALKED = ["a.png", "b.png", "c.png", "d.png", "f.png", "sub/e.png"]
@@ -29,10 +27,6 @@ SHARPEST_FIRST = ["c.png", "a.png", "sub/e.png", "b.png", "d.png", "f.png"]
 CORPUS_SIZE = 240
 #: Runs started as subprocesses are killed with their workers through a process group.
 posix_only = pytest.mark.skipif(os.name != "posix", reason="uses process groups and SIGKILL")
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def names(records: list[dict[str, Any]], root: Path) -> list[str]:
@@ -158,14 +152,14 @@ def test_records_reach_stdout_as_images_finish(corpus: list[Path]) -> None:
 
 @pytest.mark.parametrize(("fmt", "kept"), [("jsonl", 2), ("csv", 3)])
 def test_resume_redoes_a_last_line_cut_short(
-    shots: Path, tmp_path: Path, fmt: str, kept: int
+    cli: CliRun, shots: Path, tmp_path: Path, fmt: str, kept: int
 ) -> None:
     log = tmp_path / f"run.{fmt}"
-    assert run("blur-score", shots, "-o", log).exit_code == 0
+    assert cli("blur-score", shots, "-o", log).exit_code == 0
     whole = log.read_text("utf-8")
     lines = whole.splitlines(True)
     log.write_text("".join(lines[:kept]) + lines[kept][:20], encoding="utf-8")
-    result = run("blur-score", shots, "-o", log, "--resume")
+    result = cli("blur-score", shots, "-o", log, "--resume")
     assert result.exit_code == 0, result.stderr
     assert f"dropped the incomplete last line of {log} (20 bytes" in result.stderr
     recorded = kept - (fmt == "csv")
@@ -176,37 +170,43 @@ def test_resume_redoes_a_last_line_cut_short(
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_resume_continues_a_log_to_the_same_bytes(shots: Path, tmp_path: Path, fmt: str) -> None:
+def test_resume_continues_a_log_to_the_same_bytes(
+    cli: CliRun, shots: Path, tmp_path: Path, fmt: str
+) -> None:
     whole = tmp_path / f"whole.{fmt}"
-    assert run("blur-score", shots, "-o", whole, "--threshold", "500").exit_code == 0
+    assert cli("blur-score", shots, "-o", whole, "--threshold", "500").exit_code == 0
     log = tmp_path / f"run.{fmt}"
     lines = whole.read_text("utf-8").splitlines(True)
     log.write_text("".join(lines[:3]), encoding="utf-8")
-    result = run("blur-score", shots, "-o", log, "--threshold", "500", "--resume")
+    result = cli("blur-score", shots, "-o", log, "--threshold", "500", "--resume")
     assert result.exit_code == 0, result.stderr
     assert log.read_text("utf-8") == whole.read_text("utf-8")
     assert "dropped" not in result.stderr
 
 
-def test_resume_starts_a_missing_log_and_reruns_do_nothing(shots: Path, tmp_path: Path) -> None:
+def test_resume_starts_a_missing_log_and_reruns_do_nothing(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "new" / "run.jsonl"
-    first = run("blur-score", shots, "-o", log, "--resume")
+    first = cli("blur-score", shots, "-o", log, "--resume")
     assert first.exit_code == 0, first.stderr
     assert "6 scored, 0 failed, 0 skipped\n" in first.stderr
     text = log.read_text("utf-8")
     assert names(parse_jsonl(text), shots) == WALKED
-    again = run("blur-score", shots, "-o", log, "--resume")
+    again = cli("blur-score", shots, "-o", log, "--resume")
     assert again.exit_code == 0, again.stderr
     assert "0 scored, 0 failed, 0 skipped, 6 already recorded" in again.stderr
     assert log.read_text("utf-8") == text
 
 
-def test_resume_keeps_earlier_failures_in_the_exit_code(shots: Path, tmp_path: Path) -> None:
+def test_resume_keeps_earlier_failures_in_the_exit_code(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
     broken = shots / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     log = tmp_path / "run.csv"
-    assert run("blur-score", shots, "-o", log).exit_code == 3
-    again = run("blur-score", shots, "-o", log, "--resume")
+    assert cli("blur-score", shots, "-o", log).exit_code == 3
+    again = cli("blur-score", shots, "-o", log, "--resume")
     assert again.exit_code == 3
     assert f"error: {broken}: " in again.stderr
     assert "(recorded earlier)" in again.stderr
@@ -215,28 +215,30 @@ def test_resume_keeps_earlier_failures_in_the_exit_code(shots: Path, tmp_path: P
     )
 
 
-def test_fail_under_and_threshold_count_earlier_records(shots: Path, tmp_path: Path) -> None:
+def test_fail_under_and_threshold_count_earlier_records(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "run.jsonl"
-    assert run("blur-score", shots, "-o", log).exit_code == 0
+    assert cli("blur-score", shots, "-o", log).exit_code == 0
     scores = {Path(r["path"]).name: r["score"] for r in parse_jsonl(log.read_text("utf-8"))}
     cut = (scores["b.png"] + scores["d.png"]) / 2
-    again = run("blur-score", shots, "-o", log, "--resume", "--fail-under", cut)
+    again = cli("blur-score", shots, "-o", log, "--resume", "--fail-under", cut)
     assert again.exit_code == 4
     assert "0 scored" in again.stderr
     assert [line.split()[1] for line in again.stderr.splitlines() if "fail-under" in line] == [
         str(shots / "d.png"),
         str(shots / "f.png"),
     ]
-    judged = run("blur-score", shots, "-o", log, "--resume", "--threshold", cut)
+    judged = cli("blur-score", shots, "-o", log, "--resume", "--threshold", cut)
     assert judged.exit_code == 0, judged.stderr
     assert "6 already recorded, 2 blurry" in judged.stderr
 
 
-def test_resume_refuses_a_log_of_another_method(shots: Path, tmp_path: Path) -> None:
+def test_resume_refuses_a_log_of_another_method(cli: CliRun, shots: Path, tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
-    assert run("blur-score", shots, "-o", log).exit_code == 0
+    assert cli("blur-score", shots, "-o", log).exit_code == 0
     before = log.read_bytes()
-    result = run("blur-score", shots, "-o", log, "--resume", "-m", "teng")
+    result = cli("blur-score", shots, "-o", log, "--resume", "-m", "teng")
     assert result.exit_code == 2
     assert f"cannot resume {log}: line 1 holds a lapv score" in result.stderr
     assert "scores with teng" in result.stderr
@@ -257,11 +259,11 @@ def test_resume_refuses_a_log_of_another_method(shots: Path, tmp_path: Path) -> 
     ],
 )
 def test_resume_refuses_a_file_it_did_not_write(
-    shots: Path, tmp_path: Path, name: str, content: str, message: str
+    cli: CliRun, shots: Path, tmp_path: Path, name: str, content: str, message: str
 ) -> None:
     log = tmp_path / name
     log.write_text(content, encoding="utf-8")
-    result = run("blur-score", shots, "-o", log, "--resume")
+    result = cli("blur-score", shots, "-o", log, "--resume")
     assert result.exit_code == 2
     assert f"cannot resume {log}: {message}" in result.stderr
     assert log.read_text("utf-8") == content
@@ -285,38 +287,45 @@ def test_resume_refuses_a_file_it_did_not_write(
     ],
 )
 def test_resume_usage_errors(
-    shots: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+    cli: CliRun,
+    shots: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run("blur-score", shots, "--resume", *args)
+    result = cli("blur-score", shots, "--resume", *args)
     assert result.exit_code == 2
     assert message in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shots"]
 
 
-def test_machine_formats_default_to_input_order(shots: Path) -> None:
-    streamed = run("blur-score", shots, "--format", "jsonl")
+def test_machine_formats_default_to_input_order(cli: CliRun, shots: Path) -> None:
+    streamed = cli("blur-score", shots, "--format", "jsonl")
     assert names(parse_jsonl(streamed.stdout), shots) == WALKED
-    rows = list(csv.DictReader(io.StringIO(run("blur-score", shots, "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(cli("blur-score", shots, "--format", "csv").stdout)))
     assert names(rows, shots) == WALKED
-    table = run("blur-score", shots).stdout.splitlines()[1:]
+    table = cli("blur-score", shots).stdout.splitlines()[1:]
     assert [Path(line.split()[-1]).relative_to(shots).as_posix() for line in table] == (
         SHARPEST_FIRST
     )
-    ranked = run("blur-score", shots, "--format", "csv", "--sort", "score").stdout
+    ranked = cli("blur-score", shots, "--format", "csv", "--sort", "score").stdout
     assert names(list(csv.DictReader(io.StringIO(ranked))), shots) == SHARPEST_FIRST
     # --best is a ranking: sharpest first unless --sort name asks otherwise.
-    best = run("blur-score", shots, "--format", "jsonl", "--best", "3")
+    best = cli("blur-score", shots, "--format", "jsonl", "--best", "3")
     assert names(parse_jsonl(best.stdout), shots) == SHARPEST_FIRST[:3]
-    best = run("blur-score", shots, "--format", "jsonl", "--best", "3", "--sort", "name")
+    best = cli("blur-score", shots, "--format", "jsonl", "--best", "3", "--sort", "name")
     assert names(parse_jsonl(best.stdout), shots) == ["a.png", "c.png", "sub/e.png"]
 
 
-def test_a_threshold_is_judged_per_streamed_record(shots: Path, tmp_path: Path) -> None:
-    scores = parse_jsonl(run("blur-score", shots, "--format", "jsonl").stdout)
+def test_a_threshold_is_judged_per_streamed_record(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
+    scores = parse_jsonl(cli("blur-score", shots, "--format", "jsonl").stdout)
     cut = (scores[1]["score"] + scores[5]["score"]) / 2  # between b.png and sub/e.png
     out = tmp_path / "scores.jsonl"
-    result = run("blur-score", shots, "-o", out, "--threshold", cut)
+    result = cli("blur-score", shots, "-o", out, "--threshold", cut)
     assert result.exit_code == 0, result.stderr
     flags = {Path(r["path"]).name: r["blurry"] for r in parse_jsonl(out.read_text("utf-8"))}
     assert flags == {n: n in ("b.png", "d.png", "f.png") for n in flags}
@@ -325,42 +334,42 @@ def test_a_threshold_is_judged_per_streamed_record(shots: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("option", ["--jobs", "--workers", "-j"])
 @pytest.mark.parametrize("count", ["1", "2"])
-def test_jobs_is_an_alias_of_workers(shots: Path, option: str, count: str) -> None:
-    result = run("blur-score", shots, "--format", "jsonl", option, count)
+def test_jobs_is_an_alias_of_workers(cli: CliRun, shots: Path, option: str, count: str) -> None:
+    result = cli("blur-score", shots, "--format", "jsonl", option, count)
     assert result.exit_code == 0, result.stderr
     assert names(parse_jsonl(result.stdout), shots) == WALKED
-    assert run("blur-score", shots, option, "0").exit_code == 2
+    assert cli("blur-score", shots, option, "0").exit_code == 2
 
 
-def test_a_streamed_log_never_lands_on_an_input(shots: Path) -> None:
+def test_a_streamed_log_never_lands_on_an_input(cli: CliRun, shots: Path) -> None:
     target = shots / "c.png"
     before = target.read_bytes()
-    result = run("blur-score", shots, "--format", "jsonl", "-o", target, "--overwrite")
+    result = cli("blur-score", shots, "--format", "jsonl", "-o", target, "--overwrite")
     assert result.exit_code == 1
     assert "is an input of this run" in result.stderr
-    resumed = run("blur-score", shots, "--format", "jsonl", "-o", target, "--resume")
+    resumed = cli("blur-score", shots, "--format", "jsonl", "-o", target, "--resume")
     assert resumed.exit_code == 2
     assert f"cannot resume {target}: line 1 is not a blur-score record" in resumed.stderr
     assert target.read_bytes() == before
     empty = shots / "sub" / "empty.png"
     empty.touch()  # nothing to parse, and still an input: refused when opened
-    result = run("blur-score", shots, "--format", "jsonl", "-o", empty, "--resume")
+    result = cli("blur-score", shots, "--format", "jsonl", "-o", empty, "--resume")
     assert result.exit_code == 1
     assert "is an input of this run" in result.stderr
     assert empty.read_bytes() == b""
 
 
 def test_overwrite_replaces_a_linked_log_without_writing_through(
-    shots: Path, tmp_path: Path
+    cli: CliRun, shots: Path, tmp_path: Path
 ) -> None:
     kept = tmp_path / "elsewhere.jsonl"
     kept.write_text("keep me\n", encoding="utf-8")
     log = tmp_path / "run.jsonl"
     log.symlink_to(kept)
-    refused = run("blur-score", shots, "-o", log)
+    refused = cli("blur-score", shots, "-o", log)
     assert refused.exit_code == 2
     assert "pass --overwrite to replace it (or --resume to continue it)" in refused.stderr
-    result = run("blur-score", shots, "-o", log, "--overwrite")
+    result = cli("blur-score", shots, "-o", log, "--overwrite")
     assert result.exit_code == 0, result.stderr
     assert not log.is_symlink()
     assert names(parse_jsonl(log.read_text("utf-8")), shots) == WALKED
@@ -392,13 +401,13 @@ def test_a_reader_that_goes_away_stops_the_run_quietly(corpus: list[Path]) -> No
 
 
 @posix_only
-def test_records_can_go_to_a_named_pipe(shots: Path, tmp_path: Path) -> None:
+def test_records_can_go_to_a_named_pipe(cli: CliRun, shots: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "scores.jsonl"
     os.mkfifo(fifo)
     received: list[str] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")))
     reader.start()
-    result = run("blur-score", shots, "-o", fifo)
+    result = cli("blur-score", shots, "-o", fifo)
     reader.join(timeout=30)
     assert result.exit_code == 0, result.stderr
     assert names(parse_jsonl(received[0]), shots) == WALKED
@@ -414,15 +423,17 @@ def test_records_can_go_to_a_named_pipe(shots: Path, tmp_path: Path) -> None:
     assert "cannot read it to resume: it is a pipe or device" in refused.stderr
 
 
-def test_resume_says_when_log_records_match_no_input(shots: Path, tmp_path: Path) -> None:
+def test_resume_says_when_log_records_match_no_input(
+    cli: CliRun, shots: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "run.jsonl"
-    assert run("blur-score", shots / "sub", "-o", log).exit_code == 0
-    result = run("blur-score", shots, "-o", log, "--resume")
+    assert cli("blur-score", shots / "sub", "-o", log).exit_code == 0
+    result = cli("blur-score", shots, "-o", log, "--resume")
     assert result.exit_code == 0, result.stderr
     assert "5 scored, 0 failed, 0 skipped, 1 already recorded" in result.stderr
     assert "records in" not in result.stderr
     moved = tmp_path / "moved"
     shots.rename(moved)
-    result = run("blur-score", moved, "-o", log, "--resume")
+    result = cli("blur-score", moved, "-o", log, "--resume")
     assert f"resume: 6 records in {log} match no input of this run" in result.stderr
     assert len(parse_jsonl(log.read_text("utf-8"))) == 12

@@ -11,6 +11,7 @@ import struct
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,6 @@ from hostile import (
 )
 from PIL import Image, ImageOps
 
-from edgegrad import io as eio
 from edgegrad.errors import (
     ImageReadError,
     ImageTooLargeError,
@@ -44,6 +44,8 @@ from edgegrad.errors import (
 )
 from edgegrad.io import (
     ReadMode,
+    _decode,
+    _write,
     image_extensions,
     iter_images,
     read_image,
@@ -222,7 +224,7 @@ def test_stderr_capture_passes_other_output_through(
         return np.zeros((2, 2), np.uint8)
 
     monkeypatch.setattr(cv2, "imdecode", noisy_decoder)
-    image, complaint = eio._imdecode_watching_libjpeg(np.zeros(4, np.uint8), 0)
+    image, complaint = _decode.imdecode_watching_libjpeg(np.zeros(4, np.uint8), 0)
     assert image is not None
     assert complaint == (
         "damaged or non-conforming JPEG data (libjpeg: Corrupt JPEG data: bad Huffman code)"
@@ -291,9 +293,15 @@ def test_max_pixels_from_argument_and_environment(
         read_image(path)
 
 
-@pytest.mark.parametrize("bad", [0, -5, True, 1.5, "100"])
+@pytest.mark.parametrize("bad", [0, -5])
 def test_max_pixels_must_be_a_positive_integer(tree: Path, bad: Any) -> None:
     with pytest.raises(ValueError, match="max_pixels must be a positive integer"):
+        read_image(tree / "photo.png", max_pixels=bad)
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, "100"])
+def test_max_pixels_of_the_wrong_kind_is_a_type_error(tree: Path, bad: Any) -> None:
+    with pytest.raises(TypeError, match="max_pixels must be an integer"):
         read_image(tree / "photo.png", max_pixels=bad)
 
 
@@ -480,9 +488,15 @@ def test_reduce_to_leaves_other_formats_and_unchanged_mode_whole(tree: Path) -> 
     assert jpeg.array.shape == (96, 128, 3)
 
 
-@pytest.mark.parametrize("reduce_to", [0, -5, True, 2.5])
+@pytest.mark.parametrize("reduce_to", [0, -5])
 def test_reduce_to_must_be_a_positive_integer(tree: Path, reduce_to: object) -> None:
-    with pytest.raises(ValueError, match="reduce_to must be a positive number of pixels"):
+    with pytest.raises(ValueError, match="reduce_to must be a positive integer"):
+        read_image_checked(tree / "photo.jpg", reduce_to=reduce_to)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reduce_to", [True, 2.5])
+def test_reduce_to_of_the_wrong_kind_is_a_type_error(tree: Path, reduce_to: object) -> None:
+    with pytest.raises(TypeError, match="reduce_to must be an integer"):
         read_image_checked(tree / "photo.jpg", reduce_to=reduce_to)  # type: ignore[arg-type]
 
 
@@ -694,7 +708,7 @@ def test_a_file_appearing_during_the_write_is_not_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "out.png"
-    real_serializer = eio._serializer
+    real_serializer = _write._serializer
 
     def racing(*args: Any) -> Any:
         write = real_serializer(*args)
@@ -705,7 +719,7 @@ def test_a_file_appearing_during_the_write_is_not_replaced(
 
         return write_then_race
 
-    monkeypatch.setattr(eio, "_serializer", racing)
+    monkeypatch.setattr(_write, "_serializer", racing)
     with pytest.raises(OutputExistsError, match="appeared during the write"):
         write_image(target, np.zeros((4, 4), np.uint8))
     assert target.read_bytes() == b"written by someone else meanwhile"
@@ -855,8 +869,25 @@ def test_walk_following_links_terminates(tree: Path) -> None:
     assert ("tree", "folder already visited (symbolic link loop or repeated folder)") in skipped
 
 
-def test_walk_is_deterministic(tree: Path) -> None:
-    assert _walk(tree) == _walk(tree)
+def test_walk_order_is_by_name_whatever_the_listing_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Depth first, each folder's entries sorted by name (code point order, so
+    # upper case first), whatever order the file system lists them in: files
+    # are created in reverse order and the listing is reversed once more.
+    expected = ["B.png", "a.png", "b/c.png", "b/d/e.png", "b/f.png", "c.png", "z.jpg"]
+    for name in reversed(expected):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    real_scandir = os.scandir
+
+    @contextlib.contextmanager
+    def reversed_listing(path: Any) -> Iterator[list[os.DirEntry[str]]]:
+        with real_scandir(path) as entries:
+            yield sorted(entries, key=lambda entry: entry.name, reverse=True)
+
+    monkeypatch.setattr(os, "scandir", reversed_listing)
+    assert _walk(tmp_path)[0] == expected
 
 
 def test_not_recursive(tree: Path) -> None:

@@ -12,9 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from edgegrad_cli.main import main
+from conftest import CliRun
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -42,11 +40,11 @@ def cli_examples() -> list[list[str]]:
     return commands
 
 
-def test_main_job_ranks_the_focus_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_job_ranks_the_focus_sweep(cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
     main_job, _ = quick_start()
     args = shlex.split(main_job.split(".venv/bin/edgegrad", 1)[1])
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(main, args)
+    result = cli(*args)
     assert result.exit_code == 0, result.stderr
     sweep = [line.split()[-1] for line in result.stdout.splitlines() if "focus_sweep" in line]
     assert sweep == [f"sample_images/focus_sweep/focus_{i:02d}.png" for i in range(7)]
@@ -61,7 +59,7 @@ def test_ci_installs_and_tests_as_the_readme_says() -> None:
     assert main_job.split(" && ")[:2] == tests.split(" && ")[:2]
 
 
-def test_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_examples_run(cli: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     samples = ROOT / "sample_images"
     (tmp_path / "photos" / "trip").mkdir(parents=True)
     for name in ("camera.png", "coffee.png", "rocket.jpg"):
@@ -76,7 +74,7 @@ def test_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     examples = cli_examples()
     assert len(examples) >= 8
     for args in examples:
-        result = CliRunner().invoke(main, [*args, "-j", "1"] if "-o" not in args else args)
+        result = cli(*args, "-j", "1") if "-o" not in args else cli(*args)
         assert result.exit_code == 0, (args, result.stderr)
     assert Path("photo.sobel-a45.png").is_file()
     assert Path("scores.csv").read_text(encoding="utf-8").startswith("path,score,")

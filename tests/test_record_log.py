@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgegrad.errors import ImageWriteError, OutputExistsError
+from edgegrad.errors import FileReadError, ImageWriteError, OutputExistsError
 from edgegrad.io import RecordLog, open_record_log, read_record_log, write_image, write_text
 
 
@@ -124,7 +124,7 @@ def test_a_dangling_link_or_a_folder_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_log_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a directory"):
+    with pytest.raises(FileReadError, match="cannot read it to resume: it is a directory"):
         list(read_record_log(tmp_path))
 
 
@@ -171,7 +171,7 @@ def test_a_pipe_cannot_be_resumed_or_hold_an_image(tmp_path: Path) -> None:
     fifo = tmp_path / "out.jsonl"
     os.mkfifo(fifo)
     # Each must refuse at once: opening the pipe to read would wait for a writer.
-    with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a pipe"):
+    with pytest.raises(FileReadError, match="cannot read it to resume: it is a pipe"):
         list(read_record_log(fifo))
     with pytest.raises(ImageWriteError, match="cannot read it to resume: it is a pipe"):
         open_record_log(fifo, resume=True)

@@ -1,0 +1,149 @@
+"""File-system primitives shared by the readers and writers of :mod:`edgegrad.io`.
+
+Temporary names, atomic writes that never replace a file unasked, hard links,
+the targets a writer must refuse, and OS errors put into words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO, Final, TypeAlias
+
+from edgegrad.errors import ImageWriteError, OutputExistsError
+
+StrPath: TypeAlias = str | os.PathLike[str]
+
+#: ``O_BINARY`` where the platform has it (Windows), else nothing.
+BINARY: Final = getattr(os, "O_BINARY", 0)
+#: Create a file that must not exist yet.
+NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY
+# errno values meaning "this file system cannot hard-link here", not "this failed".
+_NO_HARD_LINKS: Final = frozenset(
+    {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+)
+
+
+def os_reason(error: OSError) -> str:
+    """An OS error in lower-case words, for ``"path: reason"`` messages."""
+    if error.errno == errno.ELOOP:
+        return "is a symbolic link loop"
+    return (error.strerror or str(error)).lower()
+
+
+def temporary_name(target: Path) -> Path:
+    """A hidden, unique name beside ``target``: ``.stem.XXXXXXXXXXXX.tmp.ext``.
+
+    Hidden names are passed over by :func:`edgegrad.io.iter_images`.
+    """
+    return target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+
+
+def hard_link(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` as ``target`` unless the name exists.
+
+    Returns ``False`` where the file system cannot (no hard links, another
+    device, too many links), so the caller can fall back to a copy or a
+    rename; raises ``FileExistsError`` if the name is taken, and any other
+    ``OSError`` as it comes.
+    """
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno in _NO_HARD_LINKS:
+            return False
+        raise
+    return True
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is out (a pipe may take it in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_atomically(
+    target: Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True
+) -> Path:
+    """Write through a hidden temporary file in the target's folder, then rename.
+
+    The data is flushed to disk (``fsync``) before the rename. Without
+    ``overwrite`` the temporary file is hard-linked into place, which fails if
+    the name exists, so a file that appeared after the caller's check is not
+    replaced either (a rename would replace it silently). On any failure,
+    Ctrl-C included, the temporary file is removed and the target untouched.
+    """
+    temporary = temporary_name(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, NEW_FILE, 0o666)
+    except OSError as error:
+        raise ImageWriteError(target, os_reason(error)) from None
+    replaced = False
+    try:
+        with open(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite or not hard_link(temporary, target):
+            os.replace(temporary, target)
+        replaced = True
+    except FileExistsError:
+        raise OutputExistsError(target, "already exists (it appeared during the write)") from None
+    except OSError as error:
+        raise ImageWriteError(target, os_reason(error)) from None
+    finally:
+        if not replaced or temporary.exists():
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+    return target
+
+
+def check_target(
+    target: Path, overwrite: bool, protected: Iterable[StrPath], *, streams: bool = False
+) -> bool:
+    """Refuse a target that must not be written; return whether it is a stream.
+
+    With ``streams``, an existing pipe or character device (``/dev/stdout``, a
+    named pipe, ``/dev/null``) is accepted as a stream to write into in place,
+    whatever ``overwrite`` says, and ``True`` is returned. Any other file that
+    is not a regular file is refused: replacing it would destroy it. A target
+    that is one of the ``protected`` files, under any name, is refused even
+    with ``overwrite``.
+    """
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        if target.is_symlink() and not overwrite:
+            raise OutputExistsError(target, "already exists (a dangling symbolic link)") from None
+        return False
+    except OSError as error:
+        raise ImageWriteError(target, os_reason(error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageWriteError(target, "is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        if streams and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+            return True
+        raise ImageWriteError(
+            target, "is not a regular file (a device, pipe or socket); refusing to replace it"
+        )
+    for item in protected:
+        try:
+            other = os.stat(item)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            raise OutputExistsError(
+                target, f"is an input of this run ({os.fspath(item)}); refusing to write onto it"
+            )
+    if not overwrite:
+        raise OutputExistsError(target, "already exists (pass overwrite=True to replace it)")
+    return False

@@ -1,0 +1,234 @@
+"""Finding image files in folders: deterministic, loop-proof, each file once."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib.util
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from edgegrad._validate import check_bool
+from edgegrad.errors import ImageReadError
+from edgegrad.io._fs import StrPath, os_reason
+
+__all__ = ["image_extensions", "iter_images"]
+
+_BASE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+    | {".pgm", ".ppm", ".pbm", ".pnm", ".jp2"}
+)
+
+
+@functools.cache
+def image_extensions() -> frozenset[str]:
+    """Lower-case extensions (with the dot) that :func:`iter_images` picks up in folders.
+
+    ``.jpg .jpeg .png .tif .tiff .bmp .webp .pgm .ppm .pbm .pnm .jp2``, plus
+    ``.heic .heif`` when the optional ``pillow_heif`` package is installed.
+    """
+    if importlib.util.find_spec("pillow_heif") is not None:
+        return _BASE_EXTENSIONS | {".heic", ".heif"}
+    return _BASE_EXTENSIONS
+
+
+def iter_images(
+    paths: StrPath | Iterable[StrPath],
+    *,
+    recursive: bool = True,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    follow_symlinks: bool = False,
+    on_skip: Callable[[Path, str], None] | None = None,
+    on_error: Callable[[Path, str], None] | None = None,
+) -> Iterator[Path]:
+    """Yield the image files named by, or found under, ``paths``.
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or iterable of them
+        Files and folders, mixed.
+    recursive : bool, optional
+        Walk sub-folders (default ``True``); ``False`` lists only the files
+        directly inside each named folder.
+    include : iterable of str, optional
+        :mod:`fnmatch` globs; when given, a file is kept only if one matches its
+        path relative to the walked folder (``/``-separated) or its name. Like
+        extensions, globs ignore case (``*.jpg`` matches ``IMG_1.JPG``).
+    exclude : iterable of str, optional
+        Globs matched the same way; a matching file is dropped, and a matching
+        sub-folder is not entered.
+    follow_symlinks : bool, optional
+        Enter symbolic links to folders (default ``False``). A folder is never
+        entered twice, so links to ``.`` or ``..`` cannot loop.
+    on_skip : callable, optional
+        Called as ``on_skip(path, reason)`` for an entry that looks like an
+        image (image extension, passes the globs) but is left out on purpose:
+        a non-regular file, a duplicate of a file already yielded; and for a
+        folder that is not entered: a link not followed, or one already
+        visited.
+    on_error : callable, optional
+        Called as ``on_error(path, reason)`` for what cannot be read: a folder
+        that cannot be listed, an image entry whose status cannot be read (no
+        permission, a dangling link, a link loop). Default: ``on_skip``.
+
+    Returns
+    -------
+    iterator of pathlib.Path
+        Paths as found (not resolved), each file once.
+
+    Raises
+    ------
+    ImageReadError
+        At call time, if a path named in ``paths`` does not exist (or is a
+        dangling link or a link loop): a typo should not look like an empty
+        folder.
+
+    Notes
+    -----
+    * A named file is yielded whatever its extension, when it is a regular
+      file (after following links) and passes ``include``/``exclude`` (matched
+      on its name and the path as given).
+    * Found in folders: regular files whose extension, in any case, is in
+      :func:`image_extensions`. Symbolic links to files are yielded (they are
+      regular files once resolved). Hidden entries (names starting with
+      ``.``, such as ``.git``, macOS ``._`` files and the temporary files of
+      :func:`write_image`) are passed over.
+    * Order is deterministic: depth-first, entries sorted by name in each folder.
+    * Files are de-duplicated by ``(st_dev, st_ino)``, so hard links, links and
+      overlapping folders give each file once, under the first path met.
+    """
+    recursive = check_bool(recursive, "recursive")
+    follow_symlinks = check_bool(follow_symlinks, "follow_symlinks")
+    named = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    roots: list[tuple[Path, os.stat_result]] = []
+    for item in named:
+        root = Path(item)
+        try:
+            roots.append((root, root.stat()))
+        except OSError as error:
+            reason = "no such file or folder" if isinstance(error, FileNotFoundError) else None
+            if reason and root.is_symlink():
+                reason = "is a dangling symbolic link"
+            raise ImageReadError(root, reason or os_reason(error)) from None
+    walk = _Walk(
+        recursive=recursive,
+        include=(include,) if isinstance(include, str) else tuple(include),
+        exclude=(exclude,) if isinstance(exclude, str) else tuple(exclude),
+        follow_symlinks=follow_symlinks,
+        on_skip=on_skip or (lambda path, reason: None),
+        on_error=on_error or on_skip or (lambda path, reason: None),
+    )
+    return walk.run(roots)
+
+
+class _Walk:
+    """State of one :func:`iter_images` run: the filters and what was seen."""
+
+    def __init__(
+        self,
+        *,
+        recursive: bool,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        follow_symlinks: bool,
+        on_skip: Callable[[Path, str], None],
+        on_error: Callable[[Path, str], None],
+    ) -> None:
+        self.recursive = recursive
+        self.include = include
+        self.exclude = exclude
+        self.follow_symlinks = follow_symlinks
+        self.skip = on_skip
+        self.error = on_error
+        self.extensions = image_extensions()
+        self.seen_files: set[tuple[int, int]] = set()
+        self.seen_folders: set[tuple[int, int]] = set()
+
+    def run(self, roots: list[tuple[Path, os.stat_result]]) -> Iterator[Path]:
+        for root, info in roots:
+            if stat.S_ISDIR(info.st_mode):
+                yield from self._folder(root, info)
+            elif self._selected(os.fspath(root), root.name):
+                if not stat.S_ISREG(info.st_mode):
+                    self.skip(root, "not a regular file")
+                elif self._first_time(root, info):
+                    yield root
+
+    def _folder(self, root: Path, info: os.stat_result) -> Iterator[Path]:
+        if not self._enter(root, info):
+            return
+        stack = [iter(self._list(root))]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            path = Path(entry.path)
+            relative = path.relative_to(root).as_posix()
+            if entry.name.startswith(".") or self._matches(self.exclude, relative, entry.name):
+                continue
+            candidate = path.suffix.lower() in self.extensions and self._selected(
+                relative, entry.name
+            )
+            try:
+                target = os.stat(entry.path)
+            except OSError as error:
+                if candidate:
+                    dangling = isinstance(error, FileNotFoundError) and entry.is_symlink()
+                    reason = "is a dangling symbolic link" if dangling else os_reason(error)
+                    self.error(path, reason)
+                continue
+            if stat.S_ISDIR(target.st_mode):
+                if not self.recursive:
+                    continue
+                if entry.is_symlink() and not self.follow_symlinks:
+                    self.skip(path, "symbolic link to a folder (not followed)")
+                elif self._enter(path, target):
+                    stack.append(iter(self._list(path)))
+            elif candidate:
+                if not stat.S_ISREG(target.st_mode):
+                    self.skip(path, "not a regular file")
+                elif self._first_time(path, target):
+                    yield path
+
+    def _enter(self, folder: Path, info: os.stat_result) -> bool:
+        why = "folder already visited (symbolic link loop or repeated folder)"
+        return self._first_visit(self.seen_folders, folder, info, why)
+
+    def _list(self, folder: Path) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(entries, key=lambda entry: entry.name)
+        except OSError as error:
+            self.error(folder, f"cannot list folder: {os_reason(error)}")
+            return []
+
+    def _first_time(self, path: Path, info: os.stat_result) -> bool:
+        return self._first_visit(self.seen_files, path, info, "same file as one already listed")
+
+    def _first_visit(
+        self, seen: set[tuple[int, int]], path: Path, info: os.stat_result, why: str
+    ) -> bool:
+        """Note the file or folder as seen; if it was already, skip it for ``why``."""
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            self.skip(path, why)
+            return False
+        seen.add(key)
+        return True
+
+    def _selected(self, relative: str, name: str) -> bool:
+        if self._matches(self.exclude, relative, name):
+            return False
+        return not self.include or self._matches(self.include, relative, name)
+
+    @staticmethod
+    def _matches(patterns: tuple[str, ...], relative: str, name: str) -> bool:
+        relative, name = relative.lower(), name.lower()
+        return any(
+            fnmatch.fnmatchcase(relative, p.lower()) or fnmatch.fnmatchcase(name, p.lower())
+            for p in patterns
+        )

@@ -1,0 +1,225 @@
+"""Writing images and text atomically, in formats that hold the data exactly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edgegrad._validate import check_array, check_bool
+from edgegrad.errors import ImageWriteError
+from edgegrad.io._fs import BINARY, StrPath, check_target, os_reason, write_all, write_atomically
+
+__all__ = ["writable_extensions", "write_image", "write_text"]
+
+_U8, _U16, _F32, _F64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
+# Output extension -> (dtypes it holds losslessly, channel counts it holds).
+_WRITE_FORMATS: dict[str, tuple[frozenset[np.dtype[Any]], frozenset[int]]] = {
+    ".png": (frozenset({_U8, _U16}), frozenset({1, 3, 4})),
+    ".jpg": (frozenset({_U8}), frozenset({1, 3})),
+    ".jpeg": (frozenset({_U8}), frozenset({1, 3})),
+    ".tif": (frozenset({_U8, _U16, _F32, _F64}), frozenset({1, 3, 4})),
+    ".tiff": (frozenset({_U8, _U16, _F32, _F64}), frozenset({1, 3, 4})),
+    ".bmp": (frozenset({_U8}), frozenset({1, 3, 4})),
+    ".webp": (frozenset({_U8}), frozenset({3, 4})),
+    ".pgm": (frozenset({_U8, _U16}), frozenset({1})),
+    ".ppm": (frozenset({_U8, _U16}), frozenset({3})),
+    ".pnm": (frozenset({_U8, _U16}), frozenset({1, 3})),
+}
+
+
+def writable_extensions(
+    dtype: npt.DTypeLike | None = None, channels: int | None = None
+) -> tuple[str, ...]:
+    """The output extensions :func:`write_image` takes, or those that hold an array exactly.
+
+    Parameters
+    ----------
+    dtype : dtype, optional
+        Only extensions that store this dtype without conversion.
+    channels : int, optional
+        Only extensions that store this many channels (1, 3 or 4).
+
+    Returns
+    -------
+    tuple of str
+        Lower-case extensions with the dot, ``.npy`` (any array) last.
+
+    Examples
+    --------
+    >>> writable_extensions(np.float32)
+    ('.tif', '.tiff', '.npy')
+    """
+    wanted = None if dtype is None else np.dtype(dtype)
+    return (
+        *(
+            suffix
+            for suffix, (dtypes, counts) in _WRITE_FORMATS.items()
+            if (wanted is None or wanted in dtypes) and (channels is None or channels in counts)
+        ),
+        ".npy",
+    )
+
+
+def write_image(
+    path: StrPath,
+    array: npt.NDArray[Any],
+    *,
+    overwrite: bool = False,
+    protected: Iterable[StrPath] = (),
+) -> Path:
+    """Write an array to an image (or ``.npy``) file atomically.
+
+    The data is encoded in memory first, written to a hidden temporary file in
+    the target's folder (``.name.XXXXXXXXXXXX.tmp.ext``), flushed to disk and
+    renamed over the target with :func:`os.replace`. On any failure, Ctrl-C
+    included, the temporary file is removed and the target is untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write. The extension picks the format: ``.png``, ``.jpg``/
+        ``.jpeg``, ``.tif``/``.tiff``, ``.bmp``, ``.webp``, ``.pgm``, ``.ppm``,
+        ``.pnm`` or ``.npy``. Missing parent folders are created.
+    array : numpy.ndarray
+        ``(H, W)``, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA for image formats;
+        any shape and non-object dtype for ``.npy``.
+    overwrite : bool, optional
+        Replace an existing file (default ``False``).
+    protected : iterable of str or os.PathLike, optional
+        The inputs of the run. The target is refused if it is one of them,
+        under any spelling, symbolic or hard link, even with ``overwrite``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    OutputExistsError
+        If the target exists and ``overwrite`` is false, or if it is one of
+        the ``protected`` files.
+    ImageWriteError
+        If the format cannot hold the array's dtype or channels (the message
+        suggests ``.tiff`` or ``.npy``), the extension is unknown, encoding
+        fails, or the file system refuses.
+    TypeError
+        If ``array`` is not a numpy array.
+    ValueError
+        If ``array`` is empty, or has a shape no image format holds.
+
+    Notes
+    -----
+    Nothing is converted: a dtype the format cannot store is an error, never a
+    silent cast (``cv2.imwrite`` saturates float to uint8 and drops alpha from
+    JPEG). Lossless choices: ``.png`` for uint8/uint16, ``.tiff`` for uint8,
+    uint16, float32 and float64, ``.npy`` for anything.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    array = check_array(array)
+    overwrite = check_bool(overwrite, "overwrite")
+    _check_format(target, suffix, array)
+    check_target(target, overwrite, protected)
+    return write_atomically(target, _serializer(target, suffix, array), overwrite=overwrite)
+
+
+def write_text(
+    path: StrPath,
+    text: str,
+    *,
+    overwrite: bool = False,
+    protected: Iterable[StrPath] = (),
+) -> Path:
+    """Write text (a report: CSV, JSON, a table) as UTF-8, atomically.
+
+    The same guarantees as :func:`write_image`: temporary file, ``fsync``,
+    :func:`os.replace`; no temporary file left on failure; missing parent
+    folders created. An existing pipe or character device (``/dev/stdout``, a
+    named pipe) is written into as a stream instead, never replaced.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    text : str
+        The content, written as UTF-8 without newline translation.
+    overwrite, protected
+        As for :func:`write_image`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, once the text is in it.
+
+    Raises
+    ------
+    OutputExistsError, ImageWriteError
+        As for :func:`write_image` (without the format checks).
+    """
+    target = Path(path)
+    overwrite = check_bool(overwrite, "overwrite")
+    stream = check_target(target, overwrite, protected, streams=True)
+    # surrogateescape writes undecodable bytes of file names back as they were.
+    data = text.encode("utf-8", "surrogateescape")
+    if stream:
+        try:
+            fd = os.open(target, os.O_WRONLY | BINARY)
+            try:
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise ImageWriteError(target, os_reason(error)) from None
+        return target
+    return write_atomically(target, lambda file: file.write(data), overwrite=overwrite)
+
+
+def _check_format(target: Path, suffix: str, array: npt.NDArray[Any]) -> None:
+    """Refuse an array that the target's format cannot hold exactly."""
+    if suffix == ".npy":
+        if array.dtype.hasobject:
+            raise ImageWriteError(
+                target, "object arrays cannot be saved; convert to a number dtype"
+            )
+        return
+    if suffix not in _WRITE_FORMATS:
+        known = ", ".join(writable_extensions())
+        raise ImageWriteError(
+            target, f"unsupported output extension {suffix or '(none)'!r}; use one of {known}"
+        )
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"array must have shape (H, W), (H, W, 3) or (H, W, 4); got {array.shape}")
+    dtypes, channel_counts = _WRITE_FORMATS[suffix]
+    if array.dtype not in dtypes:
+        raise ImageWriteError(
+            target,
+            f"{suffix} cannot hold {array.dtype} data; write .tiff (uint8, uint16, float32, "
+            "float64) or .npy (any dtype) to keep it losslessly",
+        )
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if channels not in channel_counts:
+        raise ImageWriteError(
+            target, f"{suffix} cannot hold {channels}-channel images; write .png or .tiff instead"
+        )
+
+
+def _serializer(target: Path, suffix: str, array: npt.NDArray[Any]) -> Callable[[BinaryIO], Any]:
+    """Encode (images) now; return a function that writes the result to a file."""
+    if suffix == ".npy":
+        return lambda file: np.save(file, array, allow_pickle=False)
+    try:
+        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(array))
+    except cv2.error as error:
+        ok, reason = False, str(error).strip().splitlines()[-1]
+    else:
+        reason = "the encoder reported failure"
+    if not ok:
+        raise ImageWriteError(target, f"OpenCV could not encode it as {suffix}: {reason}")
+    return lambda file: file.write(encoded.data)
