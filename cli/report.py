@@ -7,6 +7,7 @@ processed; 4 ``--fail-under`` tripped (it wins over 3); 130 interrupted.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -159,8 +160,8 @@ def progress(
     bar: ProgressBar[int] = click.progressbar(
         length=length,
         label=label,
-        file=sys.stderr,
-        hidden=not drawn,
+        # Not hidden=, which click 8.1 lacks: a bar on a non-terminal file is never drawn.
+        file=sys.stderr if drawn else io.StringIO(),
         show_pos=True,
         show_eta=True,
         item_show_func=rate,

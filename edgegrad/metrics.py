@@ -876,8 +876,13 @@ def _blur_effect(gray: NDArray[Any]) -> float:
         return 1.0
     from skimage.measure import blur_effect as skimage_blur_effect
 
-    crete: Callable[[FloatImage], float] = skimage_blur_effect
-    return float(crete(_float64(gray)))
+    crete: Callable[..., list[float]] = skimage_blur_effect
+    # Before 0.25.1, scikit-image divides 0 by 0 along an axis whose interior
+    # has no gradient; from 0.25.1 it answers 1.0 (as blurred as can be) there.
+    # Answer that on every version.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_axis = crete(_float64(gray), reduce_func=None)
+    return max(float(b) if math.isfinite(b) else 1.0 for b in per_axis)
 
 
 # --- per-tile statistics ------------------------------------------------------------

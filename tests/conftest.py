@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,9 @@ def cli() -> CliRun:
 
     Arguments may be strings, paths or numbers; stdout and stderr are kept apart.
     """
-    runner = CliRunner()
+    # click < 8.2 mixes stderr into stdout unless told not to; 8.2 removed the option.
+    separate = "mix_stderr" in inspect.signature(CliRunner).parameters
+    runner = CliRunner(**({"mix_stderr": False} if separate else {}))
 
     def run(*args: object) -> Result:
         return runner.invoke(main, [str(arg) for arg in args])

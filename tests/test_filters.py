@@ -319,7 +319,9 @@ def test_constant_border_uses_cval() -> None:
 @pytest.mark.parametrize("border", ["reflect101", "reflect", "replicate"])
 def test_other_borders_keep_a_flat_image_flat(border: str) -> None:
     flat = np.full((9, 9), 3.0)
-    assert np.all(directional(flat, 12, border=border) == 0)  # type: ignore[arg-type]
+    out = directional(flat, 12, border=border)  # type: ignore[arg-type]
+    # The steered weights sum to about 2e-16, not 0; OpenCV's order of adding differs.
+    assert np.abs(out).max() <= 1e-12
 
 
 # --- the input matrix --------------------------------------------------------------------

@@ -310,17 +310,21 @@ def test_mode_is_checked(tree: Path) -> None:
         read_image(tree / "photo.png", mode="rgb")
 
 
+#: Formats whose codec the opencv-python-headless wheels have only from 4.12 on.
+_OPTIONAL_CODECS = (".gif", ".avif")
+
+
 def _formats(image: np.ndarray[Any, Any]) -> dict[str, bytes]:
     gray = image[:, :, 0]
     formats = {
         ext: encode(ext, image)
-        for ext in (".png", ".jpg", ".tiff", ".webp", ".bmp", ".gif", ".ppm", ".jp2", ".sr")
+        for ext in (".png", ".jpg", ".tiff", ".webp", ".bmp", ".ppm", ".jp2", ".sr")
     }
+    formats |= {ext: encode(ext, image) for ext in _OPTIONAL_CODECS if cv2.haveImageWriter(ext)}
     formats |= {ext: encode(ext, gray) for ext in (".pgm", ".pbm")}
     formats[".pam"] = encode(".pam", image)
     formats[".pfm"] = encode(".pfm", image.astype(np.float32) / 255)
     formats[".hdr"] = encode(".hdr", image.astype(np.float32) / 255)
-    formats[".avif"] = encode(".avif", image)
     formats[".pgm-ascii"] = b"P2\n# a comment\n64 48\n255\n" + b"7 " * (64 * 48)
     formats[".bigtiff"] = _bigtiff(gray)
     return formats
@@ -333,9 +337,17 @@ def _bigtiff(image: np.ndarray[Any, Any]) -> bytes:
 
 
 FORMATS = _formats(photo(48, 64))
+FORMAT_CASES = [
+    *sorted(FORMATS),
+    *(
+        pytest.param(ext, marks=pytest.mark.skip(reason=f"this OpenCV has no {ext} encoder"))
+        for ext in _OPTIONAL_CODECS
+        if ext not in FORMATS
+    ),
+]
 
 
-@pytest.mark.parametrize("kind", sorted(FORMATS))
+@pytest.mark.parametrize("kind", FORMAT_CASES)
 def test_header_size_parsed_for_every_format(kind: str, tmp_path: Path) -> None:
     path = tmp_path / f"image{kind}"
     path.write_bytes(FORMATS[kind])
@@ -430,6 +442,9 @@ def test_exif_orientation_matches_opencv_in_every_mode(
     path.write_bytes(data)
     buffer = np.frombuffer(data, np.uint8)
     oriented = cv2.imdecode(buffer, cv2.IMREAD_COLOR)  # OpenCV orients here
+    if fmt == "WEBP":  # OpenCV < 4.13 ignores WebP EXIF; Pillow orients on every version
+        rgb = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        oriented = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
     np.testing.assert_array_equal(read_image(path, mode="color"), oriented)
     np.testing.assert_array_equal(read_image(path, mode="unchanged"), oriented)
     expected_gray = (

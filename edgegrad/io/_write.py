@@ -215,7 +215,11 @@ def _serializer(target: Path, suffix: str, array: npt.NDArray[Any]) -> Callable[
     if suffix == ".npy":
         return lambda file: np.save(file, array, allow_pickle=False)
     try:
-        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(array))
+        # OpenCV before 4.13 stores float32 TIFF with lossy SGILOG compression
+        # unless told otherwise; ask for none on every version.
+        lossless = suffix in (".tif", ".tiff") and array.dtype == np.float32
+        params = [cv2.IMWRITE_TIFF_COMPRESSION, 1] if lossless else []
+        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(array), params)
     except cv2.error as error:
         ok, reason = False, str(error).strip().splitlines()[-1]
     else:
