@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from edgegrad_cli import records
 from edgegrad_cli.main import main
 from edgegrad_cli.score_cmds import Cut, blurry_cut
 
-CLI = Path(__file__).resolve().parent.parent / "cli"
+ROOT = Path(__file__).resolve().parent.parent
+CLI = ROOT / "cli"
 
 
 def _imports(path: Path) -> set[str]:
@@ -107,3 +109,17 @@ def test_a_new_registry_entry_reaches_scores_maps_display_and_records(
     # A threshold is an upper bound for a measure where higher is blurrier.
     assert blurry_cut([], DARKNESS, Cut(100.0, None, None, None)) == -100.0
     assert DARKNESS.sharpness(55.0) > DARKNESS.sharpness(255.0)
+
+
+def test_every_package_is_installed() -> None:
+    # A subpackage missing from pyproject.toml works in an editable install
+    # and is absent from a regular one.
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    line = re.search(r"^packages = \[(.*)\]$", pyproject, re.MULTILINE)
+    assert line is not None
+    listed = {name.strip().strip('"') for name in line[1].split(",")}
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "edgegrad").rglob("__init__.py")
+    }
+    assert found <= listed, found - listed
