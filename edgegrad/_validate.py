@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -71,6 +72,13 @@ def check_array(array: object, name: str = "array") -> npt.NDArray[Any]:
     if array.size == 0:
         raise ValueError(f"{name} is empty; got shape {array.shape}")
     return array
+
+
+def check_path(value: object, name: str = "path") -> Path:
+    """Return a ``str`` or ``os.PathLike`` value as a :class:`~pathlib.Path`."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise TypeError(f"{name} must be a str or os.PathLike; got {type(value).__name__} {value!r}")
 
 
 def check_int(

@@ -109,8 +109,8 @@ def derivative_factors(
     ([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0])
     """
     check_choice(kind, "kind", DERIVATIVE_KINDS)
+    sigma = check_real(sigma, "sigma", positive=True)
     if kind == "gaussian":
-        sigma = check_real(sigma, "sigma", positive=True)
         size = _gaussian_size(sigma, ksize)
         x = np.arange(size, dtype=np.float64) - size // 2
         g = np.exp(-0.5 * (x / sigma) ** 2)

@@ -959,3 +959,18 @@ def test_reading_everything_leaves_the_tree_untouched(tree: Path) -> None:
             with contextlib.suppress(ImageReadError):
                 read_image_checked(path, mode=mode, allow_partial=True)
     assert snapshot(tree) == before
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: read_image(3),
+        lambda: read_image_checked(b"photo.png"),
+        lambda: write_image(3, np.zeros((2, 2), np.uint8)),
+        lambda: write_text(3, "text"),
+        lambda: transfer(3, "folder", "copy"),
+    ],
+)
+def test_a_path_of_the_wrong_kind_is_a_type_error(call: Any) -> None:
+    with pytest.raises(TypeError, match=r"must be a str or os\.PathLike; got"):
+        call()

@@ -136,7 +136,10 @@ def test_normalized_laplacian_answers_two_on_a_paraboloid(ksize: int) -> None:
         (lambda: derivative_kernels("gaussian", sigma=float("nan")), ValueError, "sigma"),
         (lambda: directional_kernel(float("inf")), ValueError, "angle must be finite"),
         (lambda: directional_kernel("45"), TypeError, "angle must be a real number"),  # type: ignore[arg-type]
+        (lambda: derivative_kernels("sobel", sigma="1"), TypeError, "sigma must be a real"),  # type: ignore[arg-type]
+        (lambda: derivative_kernels("sobel", 3.0), TypeError, "ksize must be an integer"),  # type: ignore[arg-type]
         (lambda: laplacian_kernel(2), ValueError, "ksize must be one of"),
+        (lambda: laplacian_kernel(normalize="yes"), TypeError, "normalize must be True or"),  # type: ignore[arg-type]
         (lambda: ramp_gain(np.ones((2, 2))), ValueError, "kernel must be 2-D"),
     ],
 )

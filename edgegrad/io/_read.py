@@ -11,7 +11,13 @@ from typing import Any, Literal, TypeAlias
 
 import numpy.typing as npt
 
-from edgegrad._validate import check_bool, check_choice, check_int, check_optional_int
+from edgegrad._validate import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_optional_int,
+    check_path,
+)
 from edgegrad.errors import ImageReadError, ImageTooLargeError, PartialImageWarning
 from edgegrad.io._decode import decode, finish
 from edgegrad.io._formats import EXIF_FORMATS, PROBES, NotAnImageError, exif_orientation, sniff
@@ -212,7 +218,7 @@ def read_image_checked(
     limit = _resolve_max_pixels(max_pixels)
     reduce_to = check_optional_int(reduce_to, "reduce_to", minimum=1)
     allow_partial = check_bool(allow_partial, "allow_partial")
-    path = Path(path)
+    path = check_path(path)
     data = _read_bytes(path)
     try:
         kind = sniff(data)

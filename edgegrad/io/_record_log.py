@@ -12,7 +12,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from edgegrad._validate import check_bool
+from edgegrad._validate import check_bool, check_path
 from edgegrad.errors import FileReadError, ImageWriteError, OutputExistsError
 from edgegrad.io._fs import (
     BINARY,
@@ -169,7 +169,7 @@ def open_record_log(
     resume = check_bool(resume, "resume")
     if overwrite and resume:
         raise ValueError("give overwrite or resume, not both")
-    target = Path(path)
+    target = check_path(path)
     stream = check_target(
         target, overwrite or (resume and target.exists()), protected, streams=True
     )

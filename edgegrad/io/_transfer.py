@@ -11,7 +11,7 @@ from collections.abc import Container
 from pathlib import Path
 from typing import Literal, TypeAlias, get_args
 
-from edgegrad._validate import check_bool, check_choice
+from edgegrad._validate import check_bool, check_choice, check_path
 from edgegrad.errors import ImageWriteError
 from edgegrad.io._fs import NEW_FILE, StrPath, hard_link, os_reason
 
@@ -66,8 +66,8 @@ def transfer(
     """
     check_choice(action, "action", TRANSFER_ACTIONS)
     dry_run = check_bool(dry_run, "dry_run")
-    source = Path(source)
-    folder = Path(destination)
+    source = check_path(source, "source")
+    folder = check_path(destination, "destination")
     candidates = (
         candidate
         for n in itertools.count()

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._validate import check_array, check_bool
+from edgegrad._validate import check_array, check_bool, check_path
 from edgegrad.errors import ImageWriteError
 from edgegrad.io._fs import BINARY, StrPath, check_target, os_reason, write_all, write_atomically
 
@@ -121,7 +121,7 @@ def write_image(
     JPEG). Lossless choices: ``.png`` for uint8/uint16, ``.tiff`` for uint8,
     uint16, float32 and float64, ``.npy`` for anything.
     """
-    target = Path(path)
+    target = check_path(path)
     suffix = target.suffix.lower()
     array = check_array(array)
     overwrite = check_bool(overwrite, "overwrite")
@@ -163,7 +163,7 @@ def write_text(
     OutputExistsError, ImageWriteError
         As for :func:`write_image` (without the format checks).
     """
-    target = Path(path)
+    target = check_path(path)
     overwrite = check_bool(overwrite, "overwrite")
     stream = check_target(target, overwrite, protected, streams=True)
     # surrogateescape writes undecodable bytes of file names back as they were.
