@@ -61,11 +61,14 @@ def _placement(paths: Sequence[Path], output: Path | None, spec: FilterSpec) -> 
             "a file name needs exactly one input file; give a folder to write many outputs",
             param_hint="'-o'",
         )
-    raw = writable_extensions("float32")
-    if spec.display_mode == "raw" and output.suffix.lower() not in raw:
-        raise click.BadParameter(
-            f"--display raw writes float32: {', '.join(raw)}", param_hint="'-o'"
-        )
+    channels = 3 if spec.color else 1
+    if spec.display_mode == "raw":
+        holds, what = writable_extensions("float32", channels), "--display raw writes float32"
+    else:
+        holds = writable_extensions("uint8", channels)
+        what = f"8-bit {'colour' if spec.color else 'gray'} images go to"
+    if output.suffix.lower() not in holds:
+        raise click.BadParameter(f"{what}: {', '.join(holds)}", param_hint="'-o'")
     return Placement(spec.tag(), extension, file=output)
 
 

@@ -13,9 +13,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click._termui_impl import ProgressBar
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 EXIT_OK = 0
 EXIT_FATAL = 1

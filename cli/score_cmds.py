@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import click
 import numpy as np
@@ -66,6 +66,7 @@ from .records import (
 from .report import Report, pool_plan, progress, say
 
 Sort = Literal["score", "name"]
+SORTS: tuple[Sort, ...] = get_args(Sort)
 Region = tuple[int, int, int, int]
 
 
@@ -110,9 +111,14 @@ class Cut:
     fail_under: float | None
 
     @property
+    def count(self) -> int:
+        """How many of ``--threshold``, ``--percentile`` and ``--sigma`` were given."""
+        return sum(value is not None for value in (self.threshold, self.percentile, self.sigma))
+
+    @property
     def given(self) -> bool:
         """Whether a blurry cut was asked for."""
-        return (self.threshold, self.percentile, self.sigma) != (None, None, None)
+        return self.count > 0
 
     @property
     def relative(self) -> list[str]:
@@ -186,7 +192,7 @@ class Action:
 )
 @click.option(
     "--sort",
-    type=click.Choice(["score", "name"]),
+    type=click.Choice(SORTS),
     default=None,
     help="score: sharpest first; name: the order files were given and walked in "
     "[default: score for the table, JSON and --best, name for CSV and JSONL].",
@@ -271,7 +277,7 @@ def blur_score_cmd(
       edgegrad blur-score archive/ -o scores.jsonl --resume
     """
     cut = Cut(threshold, percentile, sigma, fail_under)
-    if sum(value is not None for value in (threshold, percentile, sigma)) > 1:
+    if cut.count > 1:
         raise click.UsageError("give at most one of --threshold, --percentile, --sigma")
     destinations = zip(TRANSFER_ACTIONS, (move_to, copy_to, link_to), strict=True)
     actions = [Action(kind, dest, dry_run) for kind, dest in destinations if dest is not None]
@@ -300,8 +306,8 @@ def blur_score_cmd(
             f"{output} exists; pass --overwrite to replace it{hint}", param_hint="'-o'"
         )
     verdicts = _Verdicts(measure, cut, report, keep_blurry=bool(actions))
-    if threshold is not None:
-        verdicts.cut = measure.sharpness(threshold)
+    # An absolute threshold judges at once, earlier records of a resumed log too.
+    verdicts.cut = blurry_cut([], measure, cut)
     # A log that cannot be resumed is refused before the walk, which may be long.
     recorded = _read_log(output, fmt, verdicts, report) if output and resume else set()
     away = [action.destination for action in actions]

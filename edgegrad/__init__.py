@@ -11,8 +11,8 @@ files), :mod:`edgegrad.batch` (running a job over many inputs) and
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from importlib import import_module as _import_module
+from types import ModuleType as _ModuleType
 
 from edgegrad.display import to_uint8
 from edgegrad.errors import (
@@ -78,10 +78,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> _ModuleType:
     """Import :mod:`edgegrad.io`, :mod:`edgegrad.batch` or :mod:`edgegrad.jobs` on first use."""
     if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f"edgegrad.{name}")
+        return _import_module(f"edgegrad.{name}")
     raise AttributeError(f"module 'edgegrad' has no attribute {name!r}")
 
 

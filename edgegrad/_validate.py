@@ -65,13 +65,32 @@ def check_image(image: object, name: str = "image") -> npt.NDArray[Any]:
     return image
 
 
-def check_array(array: object, name: str = "array") -> npt.NDArray[Any]:
-    """Return ``array`` after checking it is a non-empty ndarray of any shape."""
+def check_array(array: object, name: str = "array", *, finite: bool = False) -> npt.NDArray[Any]:
+    """Return ``array`` after checking it is a non-empty ndarray of any shape.
+
+    With ``finite``, it must also hold real numbers, none of them NaN or infinite.
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray; got {type(array).__name__}")
     if array.size == 0:
         raise ValueError(f"{name} is empty; got shape {array.shape}")
+    if finite and array.dtype.kind not in "uif":
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}")
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
     return array
+
+
+def check_dtype(value: object, name: str, allowed: Collection[np.dtype[Any]]) -> np.dtype[Any]:
+    """Return ``value`` as a NumPy dtype if it is one of ``allowed``."""
+    try:
+        dtype: np.dtype[Any] = np.dtype(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be a NumPy dtype; got {value!r}") from None
+    if dtype not in allowed:
+        listed = ", ".join(str(d) for d in allowed)
+        raise ValueError(f"{name} must be one of {listed}; got {dtype}")
+    return dtype
 
 
 def check_path(value: object, name: str = "path") -> Path:

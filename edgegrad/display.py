@@ -9,15 +9,21 @@ a colour map and a labelled scale bar.
 from __future__ import annotations
 
 import math
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._pixels import EIGHT_BIT_SCALE
-from edgegrad._validate import check_choice, check_image, check_int, check_real
-from edgegrad.metrics import METHODS, luma
+from edgegrad._pixels import EIGHT_BIT_SCALE, SUPPORTED_DTYPES
+from edgegrad._validate import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_image,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "COLORMAPS",
@@ -30,7 +36,7 @@ __all__ = [
 ]
 
 DisplayMode: TypeAlias = Literal["abs", "signed", "normalize"]
-DISPLAY_MODES: Final[tuple[str, ...]] = ("abs", "signed", "normalize")
+DISPLAY_MODES: Final[tuple[DisplayMode, ...]] = get_args(DisplayMode)
 
 #: OpenCV colour maps by name.
 COLORMAPS: Final[dict[str, int]] = {
@@ -117,7 +123,8 @@ def display_response(
     >>> display_response(r, "abs", source_dtype=np.uint16).tolist()
     [[255, 0, 1]]
     """
-    scale = EIGHT_BIT_SCALE[np.dtype(source_dtype)] if mode == "abs" else None
+    dtype = check_dtype(source_dtype, "source_dtype", SUPPORTED_DTYPES)
+    scale = EIGHT_BIT_SCALE[dtype] if mode == "abs" else None
     return to_uint8(response, mode, scale=scale)
 
 
@@ -130,8 +137,9 @@ def colorize(levels: npt.NDArray[np.uint8], colormap: str = "inferno") -> npt.ND
     (1, 2, 3)
     """
     check_choice(colormap, "colormap", tuple(COLORMAPS))
-    if not isinstance(levels, np.ndarray) or levels.dtype != np.uint8:
-        raise TypeError(f"levels must be a uint8 numpy.ndarray; got {levels!r:.60}")
+    levels = check_array(levels, "levels")
+    if levels.dtype != np.uint8:
+        raise TypeError(f"levels must be uint8; got dtype {levels.dtype}")
     return np.asarray(cv2.applyColorMap(levels, COLORMAPS[colormap]), dtype=np.uint8)
 
 
@@ -168,7 +176,8 @@ def render_focus_map(
     follow ``log(1 + s - min)`` of the sharpness ``s`` (the score, or its
     negation for a measure where higher is blurrier), since scores span
     orders of magnitude between flat and detailed regions. The bar's ends
-    are labelled with the sharpest and the blurriest tile's scores.
+    are labelled with the sharpest and the blurriest tile's scores, to four
+    significant digits so that they fit beside the bar.
 
     Examples
     --------
@@ -178,10 +187,19 @@ def render_focus_map(
     >>> render_focus_map(img, sharpness_map(img, tile=64), 64, "lapv").shape
     (100, 250, 3)
     """
+    from edgegrad.metrics import METHODS, MIN_TILE, luma
+
     measure = METHODS[check_choice(method, "method", tuple(METHODS))]
-    tile = check_int(tile, "tile", minimum=1)
+    tile = check_int(tile, "tile", minimum=MIN_TILE, words=f"at least {MIN_TILE} pixels")
     base = np.clip(np.rint(luma(check_image(gray, "gray"))), 0, 255).astype(np.uint8)
     height, width = base.shape
+    grid = (max(1, height // tile), max(1, width // tile))
+    scores = check_array(scores, "scores", finite=True)
+    if scores.shape != grid:
+        raise ValueError(
+            f"scores must have the shape of the tile grid, {grid} for a {width}x{height} "
+            f"image and tile={tile} (what sharpness_map returns); got {scores.shape}"
+        )
     sharp = measure.sharpness(np.asarray(scores, dtype=np.float64))
     lo, hi = float(sharp.min()), float(sharp.max())
     level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)

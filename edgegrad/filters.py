@@ -34,7 +34,7 @@ from edgegrad._pixels import output_dtype
 from edgegrad._validate import check_bool, check_choice, check_image, check_real
 
 # to_uint8 moved to edgegrad.display; it stays importable from here.
-from edgegrad.display import DISPLAY_MODES, to_uint8
+from edgegrad.display import DISPLAY_MODES, DisplayMode, to_uint8
 from edgegrad.kernels import (
     DERIVATIVE_KINDS,
     DerivativeKind,
@@ -47,6 +47,7 @@ from edgegrad.kernels import (
 __all__ = [
     "BORDERS",
     "DISPLAY_MODES",
+    "DisplayMode",
     "directional",
     "gradient",
     "laplacian",

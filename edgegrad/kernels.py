@@ -25,13 +25,13 @@ factors, never typed out twice.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgegrad._validate import check_bool, check_choice, check_int, check_real
+from edgegrad._validate import check_bool, check_choice, check_dtype, check_int, check_real
 
 __all__ = [
     "DERIVATIVE_KINDS",
@@ -47,10 +47,11 @@ __all__ = [
 Kernel: TypeAlias = npt.NDArray[np.floating[Any]]
 DerivativeKind: TypeAlias = Literal["sobel", "scharr", "gaussian"]
 
-DERIVATIVE_KINDS: tuple[str, ...] = ("sobel", "scharr", "gaussian")
+DERIVATIVE_KINDS: tuple[DerivativeKind, ...] = get_args(DerivativeKind)
 _SOBEL_SIZES = (1, 3, 5, 7)
 _LAPLACIAN_SIZES = (1, 3, 5, 7)
 _GAUSSIAN_TRUNCATE = 4.0
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _gaussian_size(sigma: float, ksize: int | None) -> int:
@@ -230,6 +231,7 @@ def derivative_kernels(
     if check_bool(normalize, "normalize"):
         gain = ramp_gain(kx)
         kx, ky_up = kx / gain, ky_up / gain
+    dtype = check_dtype(dtype, "dtype", _KERNEL_DTYPES)
     return kx.astype(dtype), ky_up.astype(dtype)
 
 
@@ -306,7 +308,7 @@ def directional_kernel(
     kernel = c * kx + s * ky_up
     if check_bool(normalize, "normalize"):
         kernel /= ramp_gain(kx)
-    return kernel.astype(dtype)
+    return kernel.astype(check_dtype(dtype, "dtype", _KERNEL_DTYPES))
 
 
 def laplacian_kernel(
@@ -358,4 +360,4 @@ def laplacian_kernel(
     if check_bool(normalize, "normalize"):
         cols = np.arange(kernel.shape[1]) - kernel.shape[1] // 2
         kernel /= float(np.sum(kernel * (cols**2 / 2.0)[np.newaxis, :]))
-    return kernel.astype(dtype)
+    return kernel.astype(check_dtype(dtype, "dtype", _KERNEL_DTYPES))

@@ -61,6 +61,7 @@ from edgegrad.kernels import laplacian_kernel
 __all__ = [
     "FAITHFUL_WORKING_FRACTION",
     "METHODS",
+    "MIN_TILE",
     "SHARPER_IS_HIGHER",
     "FocusMeasure",
     "blur_effect",
@@ -98,7 +99,8 @@ _LAPLACIAN_INT16_KSIZES: Final = frozenset(
     if 255 * float(np.abs(laplacian_kernel(k)).sum()) / 2 <= np.iinfo(np.int16).max
 )
 _SOBEL_KSIZES: Final = frozenset({1, 3, 5, 7})
-_MIN_TILE: Final = 4
+MIN_TILE: Final = 4
+"""Smallest tile side, in pixels, that :func:`sharpness_map` takes."""
 
 FAITHFUL_WORKING_FRACTION: Final = 0.4
 """Largest ``working_size`` / image pixels for which working-size scores hold.
@@ -617,7 +619,7 @@ def sharpness_map(image: NDArray[Any], *, tile: int = 64, method: str = "lapv") 
     array([[4064.0625,    0.    ]])
     """
     measure = _measure(method)
-    tile = check_int(tile, "tile", minimum=_MIN_TILE, words=f"at least {_MIN_TILE} pixels")
+    tile = check_int(tile, "tile", minimum=MIN_TILE, words=f"at least {MIN_TILE} pixels")
     gray = luma(image)
     _require_size(gray.shape, measure.min_side, "image is", method)
     height, width = gray.shape
@@ -761,9 +763,10 @@ def _resample(gray: NDArray[Any], shape: tuple[int, int]) -> NDArray[np.floating
 
     ``gray`` is in its own dtype; the result is on the 8-bit scale, in float32
     (float64 for float64 input). The blur reads the integers directly, with
-    the 8-bit scale folded into its kernel: twice as fast as converting to
-    float64 first, and float32's rounding (about 1e-5 DN at mid-grey) is far
-    below anything a focus measure resolves.
+    the 8-bit scale folded into its kernel: several times faster than
+    converting to float64 first (``benchmarks/README.md``), and float32's
+    rounding (about 1e-5 DN at mid-grey) is far below anything a focus
+    measure resolves.
     """
     height, width = gray.shape
     new_height, new_width = shape
@@ -829,10 +832,11 @@ def _lapv(gray: NDArray[Any], ksize: int = 1) -> float:
 
     uint8, with a ksize whose Laplacian fits in int16: exactly, in integers
     (see :func:`laplacian_variance`). float32: a float32 Laplacian and one
-    pass of ``cv2.meanStdDev``, which sums in float64 (about twice as fast as
-    NumPy's two-pass ``var``; the Laplacian's mean is near 0, so forming the
-    variance from the sums loses nothing). Otherwise float64 and
-    NumPy's ``var``, as the usual recipe computes it.
+    pass of ``cv2.meanStdDev``, which sums in float64 (several times faster
+    than NumPy's two-pass ``var``, see ``benchmarks/README.md``; the
+    Laplacian's mean is near 0, so forming the variance from the sums loses
+    nothing). Otherwise float64 and NumPy's ``var``, as the usual recipe
+    computes it.
     """
     if gray.dtype == np.uint8 and ksize in _LAPLACIAN_INT16_KSIZES:
         response = cv2.Laplacian(gray, cv2.CV_16S, ksize=ksize)
@@ -984,7 +988,7 @@ class FocusMeasure:
     value_range : str, default "[0, inf)"
         Range of the value.
     digits : int, default 2
-        Decimals worth showing to people (tables, legends).
+        Decimals worth showing to people, in tables.
     min_side : int, default 3
         Smallest width and height, in pixels, that the measure can score.
     flat_score : float, default 0.0

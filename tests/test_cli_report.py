@@ -41,6 +41,21 @@ def test_summary_and_exit_code() -> None:
     assert report.exit_code == 3
 
 
+def test_fail_under_wins_over_failures_and_is_said_after_the_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = Report(verb="scored", blurry=0)
+    report.failure(Path("b.png"), "broken")
+    report.fell_under("fail-under: a.png scores below 150")
+    report.blurry = 1
+    assert report.finish() == 4 == report.exit_code
+    assert capsys.readouterr().err.splitlines() == [
+        "error: b.png: broken",
+        "0 scored, 1 failed, 0 skipped, 1 blurry",
+        "fail-under: a.png scores below 150",
+    ]
+
+
 def test_summary_counts_what_a_resumed_log_holds(capsys: pytest.CaptureFixture[str]) -> None:
     report = Report(verb="scored", recorded=188)
     report.success()

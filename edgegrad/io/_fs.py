@@ -108,7 +108,11 @@ def write_atomically(
 
 
 def check_target(
-    target: Path, overwrite: bool, protected: Iterable[StrPath], *, streams: bool = False
+    target: Path,
+    overwrite: bool,
+    protected: StrPath | Iterable[StrPath],
+    *,
+    streams: bool = False,
 ) -> bool:
     """Refuse a target that must not be written; return whether it is a stream.
 
@@ -116,8 +120,8 @@ def check_target(
     named pipe, ``/dev/null``) is accepted as a stream to write into in place,
     whatever ``overwrite`` says, and ``True`` is returned. Any other file that
     is not a regular file is refused: replacing it would destroy it. A target
-    that is one of the ``protected`` files, under any name, is refused even
-    with ``overwrite``.
+    that is one of the ``protected`` files (one path, or an iterable of them),
+    under any name, is refused even with ``overwrite``.
     """
     try:
         info = target.stat()
@@ -135,7 +139,7 @@ def check_target(
         raise ImageWriteError(
             target, "is not a regular file (a device, pipe or socket); refusing to replace it"
         )
-    for item in protected:
+    for item in (protected,) if isinstance(protected, str | os.PathLike) else protected:
         try:
             other = os.stat(item)
         except OSError:

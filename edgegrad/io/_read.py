@@ -7,7 +7,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 import numpy.typing as npt
 
@@ -35,7 +35,7 @@ __all__ = [
 
 ReadMode: TypeAlias = Literal["gray", "color", "unchanged"]
 
-READ_MODES: tuple[str, ...] = ("gray", "color", "unchanged")
+READ_MODES: tuple[ReadMode, ...] = get_args(ReadMode)
 MAX_PIXELS_ENV = "EDGEGRAD_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 250_000_000
 

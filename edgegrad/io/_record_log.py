@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from edgegrad._validate import check_bool, check_path
 from edgegrad.errors import FileReadError, ImageWriteError, OutputExistsError
@@ -113,7 +114,7 @@ def open_record_log(
     path: StrPath,
     *,
     overwrite: bool = False,
-    protected: Iterable[StrPath] = (),
+    protected: StrPath | Iterable[StrPath] = (),
     resume: bool = False,
 ) -> RecordLog:
     """Open a log of records (CSV or JSONL lines) to append to while a batch runs.
@@ -131,7 +132,7 @@ def open_record_log(
         Replace an existing file with a new, empty one, at once (default
         ``False``). The name is swapped for a new file, never written through:
         a symbolic link there is replaced, not followed.
-    protected : iterable of str or os.PathLike, optional
+    protected : str, os.PathLike or an iterable of them, optional
         Files never to write onto, even with ``overwrite`` or ``resume`` (the
         run's inputs).
     resume : bool, optional
@@ -174,7 +175,7 @@ def open_record_log(
         target, overwrite or (resume and target.exists()), protected, streams=True
     )
     if stream and resume:
-        raise ImageWriteError(target, "cannot read it to resume: it is a pipe or device")
+        raise FileReadError(target, "cannot read it to resume: it is a pipe or device")
     try:
         if stream:
             return RecordLog(target, os.open(target, os.O_WRONLY | _LOG_FLAGS), sync=False)
@@ -191,7 +192,7 @@ def open_record_log(
 
 
 def read_record_log(path: StrPath) -> Iterator[str]:
-    """Yield the lines of a record log, each with its newline; none if there is no file.
+    """The lines of a record log, each with its newline; none if there is no file.
 
     The last line lacks its newline if the write of it was cut short.
     Undecodable bytes of file names come back as surrogate escapes, as they
@@ -202,27 +203,33 @@ def read_record_log(path: StrPath) -> Iterator[str]:
     path : str or os.PathLike
         The log.
 
-    Yields
-    ------
-    str
-        One line, ``"\\n"`` included where the file has it.
+    Returns
+    -------
+    iterator of str
+        One line at a time, ``"\\n"`` included where the file has it.
 
     Raises
     ------
     FileReadError
-        If the file exists but cannot be read, or is not a regular file (a pipe
-        or device cannot be read back).
+        At the call, if the file exists but cannot be read, or is not a
+        regular file (a pipe or device cannot be read back).
     """
+    path = check_path(path)
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "a pipe or device, not a file"
             raise FileReadError(path, f"cannot read it to resume: it is {kind}")
-        file = open(path, "rb")  # noqa: SIM115 (closed by the with below, in the generator)
+        file = open(path, "rb")  # noqa: SIM115 (closed by _lines when it is done)
     except FileNotFoundError:
-        return
+        return iter(())
     except OSError as error:
         raise FileReadError(path, f"cannot read it to resume: {os_reason(error)}") from None
+    return _lines(file)
+
+
+def _lines(file: BinaryIO) -> Iterator[str]:
+    """The lines of an open binary file as text, closing the file at the end."""
     with file:
         for line in file:
             yield line.decode("utf-8", "surrogateescape")

@@ -71,7 +71,7 @@ def write_image(
     array: npt.NDArray[Any],
     *,
     overwrite: bool = False,
-    protected: Iterable[StrPath] = (),
+    protected: StrPath | Iterable[StrPath] = (),
 ) -> Path:
     """Write an array to an image (or ``.npy``) file atomically.
 
@@ -91,7 +91,7 @@ def write_image(
         any shape and non-object dtype for ``.npy``.
     overwrite : bool, optional
         Replace an existing file (default ``False``).
-    protected : iterable of str or os.PathLike, optional
+    protected : str, os.PathLike or an iterable of them, optional
         The inputs of the run. The target is refused if it is one of them,
         under any spelling, symbolic or hard link, even with ``overwrite``.
 
@@ -135,7 +135,7 @@ def write_text(
     text: str,
     *,
     overwrite: bool = False,
-    protected: Iterable[StrPath] = (),
+    protected: StrPath | Iterable[StrPath] = (),
 ) -> Path:
     """Write text (a report: CSV, JSON, a table) as UTF-8, atomically.
 
