@@ -13,10 +13,11 @@ interleaved, and prints the median of each and their ratio:
   and ``cv2.flip``, against a NumPy copy of a rotated view;
 * checking a 12 MP float32 image for NaN and infinity with ``cv2.sumElems``,
   against ``np.isfinite(a).all()``;
-* the LAPV of a 1 MP float32 working-size image with ``cv2.meanStdDev``,
-  against NumPy's two-pass ``var`` of a float64 Laplacian;
-* the working-size pre-filter of a 3 MP uint8 image read straight into float32
-  (the 8-bit scale folded into the kernel), against a float64 copy first;
+* the LAPV of a 1 MP float32 working-size image (``metrics._lapv``:
+  ``cv2.meanStdDev``), against NumPy's two-pass ``var`` of a float64 Laplacian;
+* the working-size pre-filter of a 3 MP uint8 image (``metrics._resample``:
+  read straight into float32, the 8-bit scale folded into the kernel),
+  against the same Gaussian on a float64 copy;
 * decoding a 12 MP JPEG 20 times in a fresh process with glibc's malloc
   thresholds raised (what pool workers do), against the defaults, with the
   minor page faults per decode;
@@ -33,7 +34,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 import cv2
@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from bench_filters import bench
 
+from edgegrad import metrics
 from edgegrad._pixels import EIGHT_BIT_SCALE, all_finite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,24 +78,11 @@ def colour_image(width: int, height: int) -> npt.NDArray[np.uint8]:
     return np.asarray(np.clip(big, 0, 255), dtype=np.uint8)
 
 
-def _gaussian(sigma: float, depth: int) -> npt.NDArray[Any]:
-    return np.asarray(cv2.getGaussianKernel(2 * int(4 * sigma + 1) + 1, sigma, depth))
-
-
-def prefilter_float32(gray: npt.NDArray[np.uint8]) -> object:
-    kernel = _gaussian(1.2, cv2.CV_32F)
-    scale = EIGHT_BIT_SCALE[gray.dtype]
-    return cv2.sepFilter2D(gray, cv2.CV_32F, kernel * scale, kernel)
-
-
 def prefilter_float64(gray: npt.NDArray[np.uint8]) -> object:
-    kernel = _gaussian(1.2, cv2.CV_64F)
-    return cv2.sepFilter2D(gray.astype(np.float64), cv2.CV_64F, kernel, kernel)
-
-
-def lapv_mean_std(image: npt.NDArray[np.float32]) -> float:
-    _, std = cv2.meanStdDev(cv2.Laplacian(image, cv2.CV_32F))
-    return float(std[0, 0]) ** 2
+    """The pre-filter of ``metrics._resample`` on a float64 copy of the image."""
+    kernel = metrics._gaussian(metrics._prefilter_sigma(1.0, resized=False), cv2.CV_64F)
+    scaled = gray.astype(np.float64) * EIGHT_BIT_SCALE[gray.dtype]
+    return cv2.sepFilter2D(scaled, cv2.CV_64F, kernel, kernel)
 
 
 def lapv_two_pass(image: npt.NDArray[np.float32]) -> float:
@@ -135,14 +123,14 @@ def in_process_rows(repeat: int) -> list[tuple[str, str, str, float, float]]:
         (
             "LAPV of 1 MP float32",
             "CV_32F + meanStdDev",
-            functools.partial(lapv_mean_std, working),
+            functools.partial(metrics._lapv, working),
             "float64 + var",
             functools.partial(lapv_two_pass, working),
         ),
         (
             "pre-filter, 3 MP uint8",
             "uint8 into float32",
-            functools.partial(prefilter_float32, gray3),
+            functools.partial(metrics._resample, gray3, gray3.shape),
             "float64 copy first",
             functools.partial(prefilter_float64, gray3),
         ),

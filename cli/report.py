@@ -119,11 +119,12 @@ class Report:
         return line
 
     def finish(self) -> int:
-        """Say the summary and each ``--fail-under`` line; return :attr:`exit_code`."""
-        self.over_bar = False
-        self.say(self.summary())
-        for line in self.under:
-            self.say(line)
+        """Say the summary and each ``--fail-under`` line; return :attr:`exit_code`.
+
+        It comes after the progress bar has closed, so the lines clear nothing.
+        """
+        for line in (self.summary(), *self.under):
+            say(line)
         return self.exit_code
 
     @property

@@ -405,7 +405,7 @@ class _Verdicts:
     """
 
     measure: FocusMeasure
-    given: Cut
+    options: Cut
     report: Report
     keep_blurry: bool
     cut: float | None = None
@@ -416,13 +416,13 @@ class _Verdicts:
         if row.score is None:
             return
         sharpness = self.measure.sharpness(row.score)
-        if self.given.given:
+        if self.options.given:
             row.blurry = self.cut is not None and sharpness < self.cut
         if row.blurry and self.report.blurry is not None:
             self.report.blurry += 1
             if self.keep_blurry:
                 self.to_act.append(Path(row.path))
-        floor = self.given.fail_under
+        floor = self.options.fail_under
         if floor is not None and sharpness < self.measure.sharpness(floor):
             side = self.measure.blurrier_side
             self.report.fell_under(f"fail-under: {row.path} scores {side} {floor:g}")

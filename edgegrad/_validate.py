@@ -123,42 +123,24 @@ def check_int(
     return number
 
 
-def check_optional_int(
-    value: object, name: str, *, minimum: int | None = None, words: str | None = None
-) -> int | None:
+def check_optional_int(value: object, name: str, *, minimum: int | None = None) -> int | None:
     """:func:`check_int` for a parameter whose default is ``None``."""
-    return None if value is None else check_int(value, name, minimum=minimum, words=words)
+    return None if value is None else check_int(value, name, minimum=minimum)
 
 
-def check_real(
-    value: object,
-    name: str,
-    *,
-    positive: bool = False,
-    minimum: float | None = None,
-    words: str | None = None,
-) -> float:
-    """Return a finite real number as ``float``; ``positive`` excludes 0 and below.
-
-    ``minimum`` is an inclusive lower bound.
-    """
-    if isinstance(value, bool) or not isinstance(value, _REALS):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
-    number = float(value)
+def check_real(value: object, name: str, *, positive: bool = False) -> float:
+    """Return a finite real number as ``float``; ``positive`` excludes 0 and below."""
+    number = _real(value, name)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite; got {value!r}")
     if positive and number <= 0:
-        raise ValueError(f"{name} must be {words or 'a number > 0'}; got {value!r}")
-    if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be {words or f'a number >= {minimum:g}'}; got {value!r}")
+        raise ValueError(f"{name} must be a number > 0; got {value!r}")
     return number
 
 
 def check_fraction(value: object, name: str) -> float:
     """Return a number in (0, 1] as ``float``."""
-    if isinstance(value, bool) or not isinstance(value, _REALS):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
-    fraction = float(value)
+    fraction = _real(value, name)
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"{name} must be a fraction in (0, 1]; got {value!r}")
     return fraction
@@ -179,6 +161,13 @@ def check_bool(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+def _real(value: object, name: str) -> float:
+    """``value`` as a float if it is a real number (not a bool), else a TypeError."""
+    if isinstance(value, bool) or not isinstance(value, _REALS):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    return float(value)
 
 
 def _int_words(minimum: int | None, allowed: Collection[int] | None) -> str:

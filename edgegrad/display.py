@@ -21,7 +21,6 @@ from edgegrad._validate import (
     check_choice,
     check_dtype,
     check_image,
-    check_int,
     check_real,
 )
 
@@ -144,7 +143,7 @@ def colorize(levels: npt.NDArray[np.uint8], colormap: str = "inferno") -> npt.ND
 
 
 def render_focus_map(
-    gray: npt.NDArray[Any],
+    image: npt.NDArray[Any],
     scores: npt.NDArray[np.float64],
     tile: int,
     method: str,
@@ -153,11 +152,11 @@ def render_focus_map(
 
     Parameters
     ----------
-    gray : ndarray
+    image : ndarray
         The image that was scored (any supported dtype; colour is shown as
         its luma).
     scores : ndarray of float64
-        :func:`edgegrad.sharpness_map` of ``gray`` with this ``tile`` and
+        :func:`edgegrad.sharpness_map` of ``image`` with this ``tile`` and
         ``method``.
     tile : int
         The tile side the scores were made with.
@@ -167,7 +166,7 @@ def render_focus_map(
     Returns
     -------
     ndarray of uint8
-        BGR, as tall as ``gray`` and wider by the scale bar.
+        BGR, as tall as ``image`` and wider by the scale bar.
 
     Notes
     -----
@@ -187,13 +186,13 @@ def render_focus_map(
     >>> render_focus_map(img, sharpness_map(img, tile=64), 64, "lapv").shape
     (100, 250, 3)
     """
-    from edgegrad.metrics import METHODS, MIN_TILE, luma
+    from edgegrad.metrics import METHODS, luma, tile_labels
 
     measure = METHODS[check_choice(method, "method", tuple(METHODS))]
-    tile = check_int(tile, "tile", minimum=MIN_TILE, words=f"at least {MIN_TILE} pixels")
-    base = np.clip(np.rint(luma(check_image(gray, "gray"))), 0, 255).astype(np.uint8)
+    base = np.clip(np.rint(luma(image)), 0, 255).astype(np.uint8)
     height, width = base.shape
-    grid = (max(1, height // tile), max(1, width // tile))
+    rows, cols = tile_labels(base.shape, tile)
+    grid = (int(rows[-1]) + 1, int(cols[-1]) + 1)
     scores = check_array(scores, "scores", finite=True)
     if scores.shape != grid:
         raise ValueError(
@@ -203,12 +202,9 @@ def render_focus_map(
     sharp = measure.sharpness(np.asarray(scores, dtype=np.float64))
     lo, hi = float(sharp.min()), float(sharp.max())
     level = np.log1p(sharp - lo) / (math.log1p(hi - lo) or 1.0)
-    rows = np.minimum(np.arange(height) // tile, scores.shape[0] - 1)
-    cols = np.minimum(np.arange(width) // tile, scores.shape[1] - 1)
     colours = colorize(np.asarray(level[np.ix_(rows, cols)] * 255, np.uint8))
-    weight = _OVERLAY_WEIGHT
     overlay = cv2.addWeighted(
-        cv2.cvtColor(base, cv2.COLOR_GRAY2BGR), 1 - weight, colours, weight, 0.0
+        cv2.cvtColor(base, cv2.COLOR_GRAY2BGR), 1 - _OVERLAY_WEIGHT, colours, _OVERLAY_WEIGHT, 0.0
     )
     sharpest = float(scores.flat[int(np.argmax(sharp))])
     blurriest = float(scores.flat[int(np.argmin(sharp))])

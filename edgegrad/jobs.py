@@ -62,7 +62,10 @@ FOCUS_MAP_TAG: Final = "focus-map"
 # The output-name grammar, used both to build and to recognise names: a tag is
 # an operation name, then parameters (a letter and a number) and flags, joined
 # by "-", before the extension: photo.sobel-a-30-k5-n-color-raw.npy
-_TAG_OPERATIONS: Final = ("sobel", "scharr", "laplacian", "gaussian")
+# Directional filters are named after their kernel.
+_TAG_OPERATIONS: Final = tuple(
+    dict.fromkeys(op for op in (*get_args(FilterOp), *DERIVATIVE_KINDS) if op != "directional")
+)
 _NUMBER: Final = r"-?[0-9.e+-]+"
 _TAG_PARAMETERS: Final = {"a": _NUMBER, "k": "[0-9]+", "s": _NUMBER}
 _TAG_SWITCHES: Final = ("n", "color")
@@ -232,6 +235,8 @@ class FilterSpec:
         check_real(self.sigma, "sigma", positive=True)
         check_bool(self.normalize, "normalize")
         check_bool(self.color, "color")
+        if self.op == "directional" and self.angle is None:
+            raise ValueError("angle is required for op='directional'")
 
     @property
     def signed(self) -> bool:
@@ -239,11 +244,14 @@ class FilterSpec:
         return self.op == "laplacian" or self.angle is not None
 
     @property
-    def display_mode(self) -> Display:
-        """The display mapping: as asked, else ``signed`` or ``abs`` for magnitudes."""
-        if self.display is not None:
-            return self.display
+    def default_display(self) -> Display:
+        """``signed``, or ``abs`` for a gradient magnitude."""
         return "signed" if self.signed else "abs"
+
+    @property
+    def display_mode(self) -> Display:
+        """The display mapping: as asked, else :attr:`default_display`."""
+        return self.default_display if self.display is None else self.display
 
     def tag(self) -> str:
         """Name the operation, e.g. ``sobel-a45-k5`` or ``gaussian-a30-s2-raw``.
@@ -265,8 +273,8 @@ class FilterSpec:
         parts += [f"{key}{values[key]}" for key in _TAG_PARAMETERS if values[key] is not None]
         switches = dict(zip(_TAG_SWITCHES, (self.normalize, self.color), strict=True))
         parts += [name for name, on in switches.items() if on]
-        if self.display is not None and self.display != ("signed" if self.signed else "abs"):
-            parts.append(self.display)
+        if self.display_mode != self.default_display:
+            parts.append(self.display_mode)
         return "-".join(parts)
 
     def apply(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -274,7 +282,7 @@ class FilterSpec:
         response: npt.NDArray[Any]
         if self.op == "laplacian":
             response = filters.laplacian(image, ksize=self.ksize or 1, normalize=self.normalize)
-        elif self.op == "directional" and self.angle is not None:
+        elif self.op == "directional" and self.angle is not None:  # always, by __post_init__
             response = filters.directional(
                 image,
                 self.angle,

@@ -72,6 +72,7 @@ __all__ = [
     "normalized_variance",
     "sharpness_map",
     "tenengrad",
+    "tile_labels",
 ]
 
 FloatImage = NDArray[np.float64]
@@ -303,7 +304,7 @@ def modified_laplacian(image: NDArray[Any]) -> float:
     >>> modified_laplacian(255 - edge) == modified_laplacian(edge)  # falling edges count alike
     True
     """
-    return _score_whole(image, "lapm", "modified_laplacian")
+    return _score_whole(image, "lapm")
 
 
 def normalized_variance(image: NDArray[Any]) -> float:
@@ -355,7 +356,7 @@ def normalized_variance(image: NDArray[Any]) -> float:
     >>> normalized_variance(np.zeros((4, 4), np.uint8))
     0.0
     """
-    return _score_whole(image, "glvn", "normalized_variance")
+    return _score_whole(image, "glvn")
 
 
 def blur_effect(image: NDArray[Any]) -> float:
@@ -411,7 +412,7 @@ def blur_effect(image: NDArray[Any]) -> float:
     >>> blur_effect(np.full((8, 8), 128, np.uint8))
     1.0
     """
-    return _score_whole(image, "blur-effect", "blur_effect")
+    return _score_whole(image, "blur-effect")
 
 
 def blur_score(
@@ -622,12 +623,39 @@ def sharpness_map(image: NDArray[Any], *, tile: int = 64, method: str = "lapv") 
     tile = check_int(tile, "tile", minimum=MIN_TILE, words=f"at least {MIN_TILE} pixels")
     gray = luma(image)
     _require_size(gray.shape, measure.min_side, "image is", method)
-    height, width = gray.shape
-    rows = np.arange(max(1, height // tile)) * tile
-    cols = np.arange(max(1, width // tile)) * tile
+    tiles = _Tiles(gray.shape, tile)
     if _is_flat(gray):
-        return np.full((rows.size, cols.size), measure.flat_score, dtype=np.float64)
-    return measure.tile_scorer(_Tiles(gray.shape, rows, cols), gray)
+        return np.full(tiles.grid, measure.flat_score, dtype=np.float64)
+    return measure.tile_scorer(tiles, gray)
+
+
+def tile_labels(shape: tuple[int, ...], tile: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Which :func:`sharpness_map` tile each row and each column of an image falls in.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape; its first two entries are the height and width.
+    tile : int
+        The tile side given to :func:`sharpness_map`, at least 4.
+
+    Returns
+    -------
+    rows, cols : ndarray of intp
+        ``rows[y]`` is the tile row of image row ``y`` and ``cols[x]`` the tile
+        column of image column ``x``: the last tile of each runs to the edge.
+
+    Examples
+    --------
+    >>> rows, cols = tile_labels((10, 9), 4)
+    >>> rows.tolist(), cols.tolist()
+    ([0, 0, 0, 0, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1, 1])
+    """
+    tile = check_int(tile, "tile", minimum=MIN_TILE, words=f"at least {MIN_TILE} pixels")
+    tiles = _Tiles(shape, tile)
+    rows = np.repeat(np.arange(tiles.rows.size), tiles.row_sizes)
+    cols = np.repeat(np.arange(tiles.cols.size), tiles.col_sizes)
+    return rows, cols
 
 
 # --- input checks -------------------------------------------------------------
@@ -648,11 +676,11 @@ def luma(image: NDArray[Any]) -> FloatImage:
     return _scaled(_gray(check_image(image)))
 
 
-def _score_whole(image: NDArray[Any], method: str, function: str) -> float:
+def _score_whole(image: NDArray[Any], method: str) -> float:
     """A registered measure with its default options on the whole of ``image``."""
     measure = METHODS[method]
     gray = luma(image)
-    _require_size(gray.shape, measure.min_side, "image is", function)
+    _require_size(gray.shape, measure.min_side, "image is", measure.function.__name__)
     return measure.scorer(gray)
 
 
@@ -893,16 +921,30 @@ def _blur_effect(gray: NDArray[Any]) -> float:
 
 
 class _Tiles:
-    """Tile layout: start indices along each axis; the last tile runs to the edge."""
+    """Tile layout of an image: ``tile``-pixel tiles, the last of each row and column
+    running to the edge (see :func:`sharpness_map`, Notes)."""
 
-    def __init__(
-        self, shape: tuple[int, ...], rows: NDArray[np.int_], cols: NDArray[np.int_]
-    ) -> None:
-        self.rows = rows
-        self.cols = cols
-        self.row_sizes = np.diff(np.append(rows, shape[0]))
-        self.col_sizes = np.diff(np.append(cols, shape[1]))
+    def __init__(self, shape: tuple[int, ...], tile: int) -> None:
+        height, width = shape[:2]
+        self.rows = np.arange(max(1, height // tile)) * tile
+        self.cols = np.arange(max(1, width // tile)) * tile
+        self.row_sizes = np.diff(np.append(self.rows, height))
+        self.col_sizes = np.diff(np.append(self.cols, width))
         self.counts = np.outer(self.row_sizes, self.col_sizes).astype(np.float64)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Tiles down and across: the shape of :func:`sharpness_map`'s result."""
+        return self.rows.size, self.cols.size
+
+    def slices(self) -> list[list[tuple[slice, slice]]]:
+        """Each tile's rows and columns, as slices, row by row."""
+        row_ends = self.rows + self.row_sizes
+        col_ends = self.cols + self.col_sizes
+        return [
+            [(slice(r0, r1), slice(c0, c1)) for c0, c1 in zip(self.cols, col_ends, strict=True)]
+            for r0, r1 in zip(self.rows, row_ends, strict=True)
+        ]
 
     def sums(self, values: FloatImage) -> FloatImage:
         by_rows = np.add.reduceat(values, self.rows, axis=0)
@@ -942,13 +984,8 @@ def _glvn_tiles(tiles: _Tiles, gray: FloatImage) -> FloatImage:
 
 def _blur_effect_tiles(tiles: _Tiles, gray: FloatImage) -> FloatImage:
     """scikit-image on each tile in turn: the measure has no vectorised form."""
-    row_ends = [*tiles.rows[1:].tolist(), gray.shape[0]]
-    col_ends = [*tiles.cols[1:].tolist(), gray.shape[1]]
     return np.array(
-        [
-            [_blur_effect(gray[r0:r1, c0:c1]) for c0, c1 in zip(tiles.cols, col_ends, strict=True)]
-            for r0, r1 in zip(tiles.rows, row_ends, strict=True)
-        ],
+        [[_blur_effect(gray[where]) for where in row] for row in tiles.slices()],
         dtype=np.float64,
     )
 
@@ -1050,51 +1087,54 @@ class FocusMeasure:
 
 
 _MEASURES: Final[dict[str, FocusMeasure]] = {
-    "lapv": FocusMeasure(
-        "lapv",
-        laplacian_variance,
-        units="DN² (8-bit-equivalent intensity, squared)",
-        reference="Pech-Pacheco et al. 2000, doi:10.1109/ICPR.2000.903548",
-        scorer=_lapv,
-        tile_scorer=_lapv_tiles,
-    ),
-    "teng": FocusMeasure(
-        "teng",
-        tenengrad,
-        units="DN² (raw 3x3 Sobel weights)",
-        reference="Krotkov 1988, doi:10.1007/BF00127822",
-        scorer=_teng,
-        tile_scorer=_teng_tiles,
-    ),
-    "lapm": FocusMeasure(
-        "lapm",
-        modified_laplacian,
-        units="DN (8-bit-equivalent intensity)",
-        reference="Nayar & Nakagawa 1994, doi:10.1109/34.308479",
-        scorer=_lapm,
-        tile_scorer=_lapm_tiles,
-    ),
-    "glvn": FocusMeasure(
-        "glvn",
-        normalized_variance,
-        units="DN (8-bit-equivalent intensity)",
-        reference="Groen et al. 1985, doi:10.1002/cyto.990060202",
-        scorer=_glvn,
-        tile_scorer=_glvn_tiles,
-    ),
-    "blur-effect": FocusMeasure(
-        "blur-effect",
-        blur_effect,
-        units="none",
-        reference="Crete et al. 2007, doi:10.1117/12.702790",
-        scorer=_blur_effect,
-        tile_scorer=_blur_effect_tiles,
-        sharper_is_higher=False,
-        value_range="[0, 1]",
-        digits=4,
-        min_side=4,
-        flat_score=1.0,
-    ),
+    measure.name: measure
+    for measure in (
+        FocusMeasure(
+            "lapv",
+            laplacian_variance,
+            units="DN² (8-bit-equivalent intensity, squared)",
+            reference="Pech-Pacheco et al. 2000, doi:10.1109/ICPR.2000.903548",
+            scorer=_lapv,
+            tile_scorer=_lapv_tiles,
+        ),
+        FocusMeasure(
+            "teng",
+            tenengrad,
+            units="DN² (raw 3x3 Sobel weights)",
+            reference="Krotkov 1988, doi:10.1007/BF00127822",
+            scorer=_teng,
+            tile_scorer=_teng_tiles,
+        ),
+        FocusMeasure(
+            "lapm",
+            modified_laplacian,
+            units="DN (8-bit-equivalent intensity)",
+            reference="Nayar & Nakagawa 1994, doi:10.1109/34.308479",
+            scorer=_lapm,
+            tile_scorer=_lapm_tiles,
+        ),
+        FocusMeasure(
+            "glvn",
+            normalized_variance,
+            units="DN (8-bit-equivalent intensity)",
+            reference="Groen et al. 1985, doi:10.1002/cyto.990060202",
+            scorer=_glvn,
+            tile_scorer=_glvn_tiles,
+        ),
+        FocusMeasure(
+            "blur-effect",
+            blur_effect,
+            units="none",
+            reference="Crete et al. 2007, doi:10.1117/12.702790",
+            scorer=_blur_effect,
+            tile_scorer=_blur_effect_tiles,
+            sharper_is_higher=False,
+            value_range="[0, 1]",
+            digits=4,
+            min_side=4,
+            flat_score=1.0,
+        ),
+    )
 }
 
 METHODS: Final[Mapping[str, FocusMeasure]] = MappingProxyType(_MEASURES)

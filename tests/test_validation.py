@@ -83,6 +83,7 @@ CASES: list[tuple[Callable[[], object], type[Exception], str]] = [
     (lambda: FilterSpec("prewitt"), ValueError, "op must be one of"),  # type: ignore[arg-type]
     (lambda: FilterSpec("sobel", display="gamma"), ValueError, "display must be one of"),  # type: ignore[arg-type]
     (lambda: FilterSpec("sobel", angle="45"), TypeError, "angle must be a real number"),  # type: ignore[arg-type]
+    (lambda: FilterSpec("directional"), ValueError, "angle is required for op='directional'"),
 ]
 
 
