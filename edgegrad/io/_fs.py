@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable
@@ -42,6 +43,35 @@ def temporary_name(target: Path) -> Path:
     Hidden names are passed over by :func:`edgegrad.io.iter_images`.
     """
     return target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+
+
+def remove_stale_temporaries(target: Path) -> int:
+    """Remove the temporary files an earlier, killed writer of ``target`` left beside it.
+
+    Only names that :func:`temporary_name` makes for ``target`` are touched
+    (``.stem.<12 hex digits>.tmp.ext``), so no other file is ever removed. A
+    writer of the same target running at this moment would lose its
+    temporary file and fail cleanly; one run writes each target once.
+
+    Returns
+    -------
+    int
+        How many were removed.
+    """
+    pattern = re.compile(
+        rf"\.{re.escape(target.stem)}\.[0-9a-f]{{12}}\.tmp{re.escape(target.suffix)}\Z"
+    )
+    removed = 0
+    try:
+        with os.scandir(target.parent) as entries:
+            stale = [entry.path for entry in entries if pattern.match(entry.name)]
+    except OSError:
+        return 0
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed += 1
+    return removed
 
 
 def hard_link(source: Path, target: Path) -> bool:
@@ -79,11 +109,14 @@ def write_atomically(
     ``overwrite`` the temporary file is hard-linked into place, which fails if
     the name exists, so a file that appeared after the caller's check is not
     replaced either (a rename would replace it silently). On any failure,
-    Ctrl-C included, the temporary file is removed and the target untouched.
+    Ctrl-C included, the temporary file is removed and the target untouched;
+    the temporary files of a writer that was killed instead are removed by the
+    next write of the same target.
     """
     temporary = temporary_name(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
         fd = os.open(temporary, NEW_FILE, 0o666)
     except OSError as error:
         raise ImageWriteError(target, os_reason(error)) from None
