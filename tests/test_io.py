@@ -927,12 +927,27 @@ def test_named_files_are_yielded_whatever_their_extension(tree: Path) -> None:
 
 
 @needs_fifo
-def test_named_fifo_is_skipped(tmp_path: Path) -> None:
+def test_named_fifo_is_an_error_and_a_walked_one_is_skipped(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")
     skipped: list[str] = []
-    assert list(iter_images(tmp_path / "pipe.png", on_skip=lambda p, r: skipped.append(r))) == []
-    assert list(iter_images(tmp_path, on_skip=lambda p, r: skipped.append(r))) == []
-    assert skipped == ["not a regular file", "not a regular file"]
+    errors: list[str] = []
+
+    def walk(path: Path) -> list[Path]:
+        return list(
+            iter_images(
+                path,
+                on_skip=lambda p, r: skipped.append(r),
+                on_error=lambda p, r: errors.append(f"{p.name}: {r}"),
+            )
+        )
+
+    assert walk(tmp_path / "pipe.png") == []
+    assert errors == ["pipe.png: is a named pipe, not a regular file"]
+    assert walk(tmp_path) == []
+    assert skipped == ["not a regular file"]
+    errors.clear()
+    assert walk(Path("/dev/zero")) == []
+    assert errors == ["zero: is a device, not a regular file"]
 
 
 def test_missing_named_path_raises_at_call_time(tree: Path) -> None:

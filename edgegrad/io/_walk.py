@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import functools
 import importlib.util
@@ -16,6 +17,7 @@ from edgegrad.io._fs import StrPath, os_reason
 
 __all__ = ["image_extensions", "iter_images"]
 
+_TOO_LONG = "its path is longer than the system allows (PATH_MAX); move it higher up"
 _BASE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
     | {".pgm", ".ppm", ".pbm", ".pnm", ".jp2"}
@@ -43,6 +45,7 @@ def iter_images(
     follow_symlinks: bool = False,
     on_skip: Callable[[Path, str], None] | None = None,
     on_error: Callable[[Path, str], None] | None = None,
+    on_other: Callable[[Path, str], None] | None = None,
 ) -> Iterator[Path]:
     """Yield the image files named by, or found under, ``paths``.
 
@@ -64,15 +67,23 @@ def iter_images(
         Enter symbolic links to folders (default ``False``). A folder is never
         entered twice, so links to ``.`` or ``..`` cannot loop.
     on_skip : callable, optional
-        Called as ``on_skip(path, reason)`` for an entry that looks like an
-        image (image extension, passes the globs) but is left out on purpose:
-        a non-regular file, a duplicate of a file already yielded; and for a
-        folder that is not entered: a link not followed, or one already
-        visited.
+        Called as ``on_skip(path, reason)`` for an entry found in a folder that
+        looks like an image (image extension, passes the globs) but is left
+        out on purpose: a non-regular file, a duplicate of a file already
+        yielded; and for a folder that is not entered: a link not followed, or
+        one already visited.
     on_error : callable, optional
-        Called as ``on_error(path, reason)`` for what cannot be read: a folder
-        that cannot be listed, an image entry whose status cannot be read (no
-        permission, a dangling link, a link loop). Default: ``on_skip``.
+        Called as ``on_error(path, reason)`` for what cannot be read: a path
+        named in ``paths`` that is not a regular file or folder (a pipe,
+        socket or device), a folder that cannot be listed, an entry whose
+        status cannot be read (no permission, a dangling link, a link loop, a
+        path too long for the system). Default: ``on_skip``.
+    on_other : callable, optional
+        Called as ``on_other(path, reason)`` for every other entry of a walked
+        folder that is passed over: a hidden entry, one that matches
+        ``exclude``, an image that matches no ``include`` pattern, a file
+        without an image extension. With the two above, every entry is
+        accounted for. Default: nothing is called.
 
     Returns
     -------
@@ -90,7 +101,8 @@ def iter_images(
     -----
     * A named file is yielded whatever its extension, when it is a regular
       file (after following links) and passes ``include``/``exclude`` (matched
-      on its name and the path as given).
+      on its name and the path as given); a named pipe, socket or device goes
+      to ``on_error``.
     * Found in folders: regular files whose extension, in any case, is in
       :func:`image_extensions`. Symbolic links to files are yielded (they are
       regular files once resolved). Hidden entries (names starting with
@@ -102,6 +114,10 @@ def iter_images(
     """
     recursive = check_bool(recursive, "recursive")
     follow_symlinks = check_bool(follow_symlinks, "follow_symlinks")
+    callbacks = {"on_skip": on_skip, "on_error": on_error, "on_other": on_other}
+    for name, callback in callbacks.items():
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{name} must be callable or None; got {type(callback).__name__}")
     named = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     roots: list[tuple[Path, os.stat_result]] = []
     for item in named:
@@ -120,6 +136,7 @@ def iter_images(
         follow_symlinks=follow_symlinks,
         on_skip=on_skip or (lambda path, reason: None),
         on_error=on_error or on_skip or (lambda path, reason: None),
+        on_other=on_other or (lambda path, reason: None),
     )
     return walk.run(roots)
 
@@ -136,6 +153,7 @@ class _Walk:
         follow_symlinks: bool,
         on_skip: Callable[[Path, str], None],
         on_error: Callable[[Path, str], None],
+        on_other: Callable[[Path, str], None],
     ) -> None:
         self.recursive = recursive
         self.include = include
@@ -143,6 +161,7 @@ class _Walk:
         self.follow_symlinks = follow_symlinks
         self.skip = on_skip
         self.error = on_error
+        self.other = on_other
         self.extensions = image_extensions()
         self.seen_files: set[tuple[int, int]] = set()
         self.seen_folders: set[tuple[int, int]] = set()
@@ -153,7 +172,9 @@ class _Walk:
                 yield from self._folder(root, info)
             elif self._selected(os.fspath(root), root.name):
                 if not stat.S_ISREG(info.st_mode):
-                    self.skip(root, "not a regular file")
+                    # Named on purpose, so it is an error, not a skip: a check
+                    # of a pipe or device must not pass with nothing scored.
+                    self.error(root, f"is {_kind(info.st_mode)}, not a regular file")
                 elif self._first_time(root, info):
                     yield root
 
@@ -168,18 +189,27 @@ class _Walk:
                 continue
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if entry.name.startswith(".") or self._matches(self.exclude, relative, entry.name):
+            if entry.name.startswith("."):
+                self.other(path, "hidden (its name begins with a dot)")
                 continue
-            candidate = path.suffix.lower() in self.extensions and self._selected(
-                relative, entry.name
-            )
+            if self._matches(self.exclude, relative, entry.name):
+                self.other(path, "matches an exclude pattern")
+                continue
+            image_like = path.suffix.lower() in self.extensions
+            candidate = image_like and self._selected(relative, entry.name)
             try:
                 target = os.stat(entry.path)
             except OSError as error:
-                if candidate:
+                if error.errno == errno.ENAMETOOLONG:
+                    # Its path is longer than the system takes (PATH_MAX): what
+                    # is there cannot be read by name, and must not vanish.
+                    self.error(path, f"cannot be reached: {_TOO_LONG}")
+                elif candidate:
                     dangling = isinstance(error, FileNotFoundError) and entry.is_symlink()
                     reason = "is a dangling symbolic link" if dangling else os_reason(error)
                     self.error(path, reason)
+                elif _is_folder(entry):
+                    self.error(path, f"cannot enter folder: {os_reason(error)}")
                 continue
             if stat.S_ISDIR(target.st_mode):
                 if not self.recursive:
@@ -193,6 +223,10 @@ class _Walk:
                     self.skip(path, "not a regular file")
                 elif self._first_time(path, target):
                     yield path
+            elif image_like:
+                self.other(path, "matches no include pattern")
+            else:
+                self.other(path, f"not an image by its extension ({path.suffix or 'none'})")
 
     def _enter(self, folder: Path, info: os.stat_result) -> bool:
         why = "folder already visited (symbolic link loop or repeated folder)"
@@ -203,7 +237,8 @@ class _Walk:
             with os.scandir(folder) as entries:
                 return sorted(entries, key=lambda entry: entry.name)
         except OSError as error:
-            self.error(folder, f"cannot list folder: {os_reason(error)}")
+            reason = _TOO_LONG if error.errno == errno.ENAMETOOLONG else os_reason(error)
+            self.error(folder, f"cannot list folder: {reason}")
             return []
 
     def _first_time(self, path: Path, info: os.stat_result) -> bool:
@@ -232,3 +267,22 @@ class _Walk:
             fnmatch.fnmatchcase(relative, p.lower()) or fnmatch.fnmatchcase(name, p.lower())
             for p in patterns
         )
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file or folder is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether a directory entry is a folder itself (not a link), without raising."""
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
