@@ -219,7 +219,7 @@ def read_image_checked(
     reduce_to = check_optional_int(reduce_to, "reduce_to", minimum=1)
     allow_partial = check_bool(allow_partial, "allow_partial")
     path = check_path(path)
-    data = _read_bytes(path)
+    data = _read_bytes(path, limit)
     try:
         kind = sniff(data)
         probe = PROBES[kind](data)
@@ -290,8 +290,31 @@ def _resolve_max_pixels(max_pixels: int | None) -> int:
     return value
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Read a regular file whole, turning every OS failure into ImageReadError."""
+# Files up to this size are read whole at once; above it, the header decides first.
+_SMALL_FILE = 64 * 1024 * 1024
+# What is read of a large file to find its format and declared size.
+_HEAD = 1024 * 1024
+# The most a pixel takes in any format read here (four float64 channels,
+# uncompressed), and room for metadata (EXIF, ICC profiles, text chunks).
+_MOST_BYTES_PER_PIXEL = 32
+_METADATA_ALLOWANCE = 64 * 1024 * 1024
+# Formats that hold one image, whose file size is bounded by its declared size.
+# TIFF and GIF may hold many pages or frames, and a TIFF's directory may lie at
+# its end: they are bounded by the pixel limit instead.
+_SINGLE_IMAGE = frozenset({"png", "jpeg", "webp", "bmp", "pnm", "jpeg2000", "hdr", "sunraster"})
+
+
+def _read_bytes(path: Path, max_pixels: int) -> bytes:
+    """Read a regular file whole, turning every OS failure into ImageReadError.
+
+    A file larger than ``_SMALL_FILE`` is judged by its first megabyte
+    before the rest is read: its format must be recognised, and its size must
+    be one its image could have. That is ``_MOST_BYTES_PER_PIXEL`` bytes for
+    each pixel its header declares, for formats that hold one image, or for
+    each of ``max_pixels`` pixels otherwise, plus ``_METADATA_ALLOWANCE``. A
+    hostile or broken file (a sparse 2 GB ``.jpg`` holding a tiny header) is
+    refused at once instead of being read into memory.
+    """
     flags = os.O_RDONLY | BINARY | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
@@ -310,11 +333,44 @@ def _read_bytes(path: Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise ImageReadError(path, "is not a regular file")
         with open(fd, "rb", closefd=False) as file:
-            data = file.read()
+            if info.st_size > _SMALL_FILE:
+                head = file.read(_HEAD)
+                _check_file_size(path, head, info.st_size, max_pixels)
+                data = head + file.read()
+            else:
+                data = file.read()
     except OSError as error:
         raise ImageReadError(path, os_reason(error)) from None
+    except MemoryError:
+        raise ImageReadError(
+            path, f"not enough memory to read its {info.st_size:,} bytes"
+        ) from None
     finally:
         os.close(fd)
     if not data:
         raise ImageReadError(path, "file is empty (0 bytes)")
     return data
+
+
+def _check_file_size(path: Path, head: bytes, size: int, max_pixels: int) -> None:
+    """Refuse a large file whose size its format and declared image cannot explain."""
+    try:
+        kind = sniff(head)
+    except NotAnImageError as error:
+        raise ImageReadError(path, str(error)) from None
+    pixels, what = max_pixels, f"an image within the limit of {max_pixels:,} pixels"
+    if kind in _SINGLE_IMAGE:
+        try:
+            probe = PROBES[kind](head)
+        except NotAnImageError:
+            pass
+        else:
+            pixels = max(probe.width, 0) * max(probe.height, 0)
+            what = f"the {probe.width}x{probe.height} {kind.upper()} its header declares"
+    most = pixels * _MOST_BYTES_PER_PIXEL + _METADATA_ALLOWANCE
+    if size > most:
+        raise ImageReadError(
+            path,
+            f"file is {size:,} bytes, more than {what} can take (at most {most:,}); "
+            "refusing to read it",
+        )
