@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,12 +31,18 @@ __all__ = ["RecordLog", "open_record_log", "read_record_log"]
 _LOG_FLAGS = os.O_APPEND | BINARY
 _NEW_LOG_FLAGS = NEW_FILE | os.O_APPEND
 _LOG_BLOCK = 64 * 1024
+_IN_USE = (
+    "is in use by another run (it holds the file's lock); two runs must not write one "
+    "log: wait for that run to end, or write to another file"
+)
 
 
 class RecordLog:
     """A text file that grows by whole lines, each written with one ``os.write``.
 
-    Made by :func:`open_record_log`. Nothing is buffered in the process: a line
+    Made by :func:`open_record_log`, which takes the file's exclusive lock
+    (``flock``) until it is closed, so that two runs never write one log at
+    once. Nothing is buffered in the process: a line
     is in the file when :meth:`write_line` returns, so a process killed at any
     moment leaves only complete lines. Only a write cut short (a full disk, a
     system crash) can leave a last line without its newline, which
@@ -152,7 +159,8 @@ def open_record_log(
         If the file exists and neither ``overwrite`` nor ``resume`` is given, or
         if it is one of the ``protected`` files.
     ImageWriteError
-        If the path is a folder, or the file system refuses.
+        If the path is a folder, the file system refuses, or another open
+        :class:`RecordLog` (in any process) holds the file's lock.
     ValueError
         If both ``overwrite`` and ``resume`` are given.
 
@@ -183,8 +191,9 @@ def open_record_log(
         if resume:
             return _reopen_log(target)
         if overwrite:
+            _refuse_if_locked(target)
             return RecordLog(target, _replace_with_empty(target))
-        return RecordLog(target, os.open(target, _NEW_LOG_FLAGS, 0o666))
+        return RecordLog(target, _locked(target, os.open(target, _NEW_LOG_FLAGS, 0o666)))
     except FileExistsError:
         raise OutputExistsError(target, "already exists (it appeared during the check)") from None
     except OSError as error:
@@ -235,9 +244,40 @@ def _lines(file: BinaryIO) -> Iterator[str]:
             yield line.decode("utf-8", "surrogateescape")
 
 
+def _locked(target: Path, fd: int) -> int:
+    """Take the exclusive lock of an open log, or close it and refuse.
+
+    ``flock(2)`` locks belong to the open file and go when it is closed, or
+    when the process dies, so a killed run never leaves a log locked. Where
+    the file system has no locks (some network mounts), or on a platform
+    without ``flock``, the log is used unlocked.
+    """
+    if sys.platform == "win32":
+        return fd
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ImageWriteError(target, _IN_USE) from None
+    except OSError:
+        pass
+    return fd
+
+
+def _refuse_if_locked(target: Path) -> None:
+    """Refuse to replace a log that another run holds open."""
+    try:
+        fd = os.open(target, os.O_RDONLY | BINARY)
+    except FileNotFoundError:
+        return
+    os.close(_locked(target, fd))
+
+
 def _reopen_log(target: Path) -> RecordLog:
     """Open (or create) a log to append to, cutting off an incomplete last line."""
-    fd = os.open(target, os.O_RDWR | _LOG_FLAGS | os.O_CREAT, 0o666)
+    fd = _locked(target, os.open(target, os.O_RDWR | _LOG_FLAGS | os.O_CREAT, 0o666))
     try:
         size = os.fstat(fd).st_size
         kept = _end_of_last_line(fd, size)
@@ -265,7 +305,7 @@ def _end_of_last_line(fd: int, size: int) -> int:
 def _replace_with_empty(target: Path) -> int:
     """Swap ``target`` for a new, empty file and return its open descriptor."""
     temporary = temporary_name(target)
-    fd = os.open(temporary, _NEW_LOG_FLAGS, 0o666)
+    fd = _locked(target, os.open(temporary, _NEW_LOG_FLAGS, 0o666))
     try:
         os.replace(temporary, target)
     except BaseException:
