@@ -9,6 +9,7 @@ reason in words a user can act on::
         ├── FileReadError            a file could not be read
         │   └── ImageReadError       ... or decoded as an image
         │       └── ImageTooLargeError
+        ├── ImageScoreError          an image was read but cannot be scored as asked
         └── ImageWriteError          an output could not be written
             └── OutputExistsError
 """
@@ -22,6 +23,7 @@ __all__ = [
     "FileError",
     "FileReadError",
     "ImageReadError",
+    "ImageScoreError",
     "ImageTooLargeError",
     "ImageWriteError",
     "OutputExistsError",
@@ -60,6 +62,14 @@ class ImageReadError(FileReadError):
 
 class ImageTooLargeError(ImageReadError):
     """An image's header declares more pixels than the configured limit."""
+
+
+class ImageScoreError(FileError):
+    """An image was read but cannot be scored as asked.
+
+    For example, the region asked for reaches beyond this image, or the image
+    is smaller than the focus measure needs.
+    """
 
 
 class ImageWriteError(FileError):

@@ -35,6 +35,7 @@ from edgegrad._validate import (
     check_real,
 )
 from edgegrad.display import display_response
+from edgegrad.errors import ImageScoreError
 from edgegrad.io import read_image, read_image_checked, write_image
 from edgegrad.kernels import DERIVATIVE_KINDS, DerivativeKind
 
@@ -173,6 +174,7 @@ def score_file(
       resolutions stayed below 1.025 (``tests/test_jobs.py`` holds it below
       1.03), against 1.01 for :func:`edgegrad.blur_score` on full decodes.
     """
+    check_choice(method, "method", tuple(metrics.METHODS))
     working_size = check_optional_int(working_size, "working_size", minimum=1)
     if center is not None:
         center = check_fraction(center, "center")
@@ -183,9 +185,13 @@ def score_file(
     loaded = read_image_checked(
         path, mode="gray", max_pixels=max_pixels, allow_partial=allow_partial, reduce_to=reduce_to
     )
-    score = metrics.blur_score(
-        loaded.array, method, roi=roi, center=center, working_size=working_size
-    )
+    try:
+        score = metrics.blur_score(
+            loaded.array, method, roi=roi, center=center, working_size=working_size
+        )
+    except ValueError as error:
+        # The arguments were checked above; what is left is this image's size.
+        raise ImageScoreError(path, f"cannot be scored: {error}") from None
     return FileScore(score, loaded.width, loaded.height, loaded.warning)
 
 

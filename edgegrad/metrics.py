@@ -712,7 +712,18 @@ def _scaled(gray: NDArray[Any]) -> FloatImage:
 
 
 def _measure(method: object) -> FocusMeasure:
-    """The registry entry of a method name, or a ValueError listing the names."""
+    """The registry entry of a method name, or a ValueError listing the names.
+
+    The name of a measure's function (``"tenengrad"``) is not a method name;
+    the error then says which is (``"teng"``).
+    """
+    by_function = {m.function.__name__: m.name for m in METHODS.values()}
+    if isinstance(method, str) and method in by_function:
+        raise ValueError(
+            f"method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}, "
+            f"the name of the function edgegrad.{method}, whose method is "
+            f"{by_function[method]!r}"
+        )
     return METHODS[check_choice(method, "method", tuple(METHODS))]
 
 
@@ -732,8 +743,8 @@ def _check_roi(roi: object, shape: tuple[int, ...]) -> tuple[int, int, int, int]
         raise ValueError(f"roi width and height must be positive; got roi={(x, y, w, h)!r}")
     if x < 0 or y < 0 or x + w > width or y + h > height:
         raise ValueError(
-            f"roi={(x, y, w, h)!r} (x, y, w, h) does not lie inside the "
-            f"{width}x{height} image (width x height)"
+            f"the region roi={x},{y},{w},{h} (x, y, width, height) reaches beyond the "
+            f"{width}x{height} image"
         )
     return x, y, w, h
 

@@ -497,9 +497,9 @@ def test_center_scores_exactly_the_centred_sub_array(method: str) -> None:
     [
         ({"roi": (0, 0, 0, 10)}, ValueError, "roi width and height must be positive"),
         ({"roi": (0, 0, 10, -1)}, ValueError, "roi width and height must be positive"),
-        ({"roi": (-1, 0, 10, 10)}, ValueError, r"roi=\(-1, 0, 10, 10\) .* does not lie inside"),
-        ({"roi": (500, 0, 13, 10)}, ValueError, r"does not lie inside the 512x512 image"),
-        ({"roi": (0, 505, 10, 8)}, ValueError, r"does not lie inside"),
+        ({"roi": (-1, 0, 10, 10)}, ValueError, r"roi=-1,0,10,10 \(x, y, width, height\) reaches"),
+        ({"roi": (500, 0, 13, 10)}, ValueError, r"reaches beyond the 512x512 image"),
+        ({"roi": (0, 505, 10, 8)}, ValueError, r"reaches beyond"),
         ({"roi": (0, 0, 10)}, TypeError, "roi must be 4 integers"),
         ({"roi": (0.0, 0, 10, 10)}, TypeError, "roi must be 4 integers"),
         ({"roi": (0, 0, True, 10)}, TypeError, "roi must be 4 integers"),
