@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from edgegrad.io import writable_extensions
 from edgegrad.jobs import DISPLAYS, Display, FilterSpec, Placement, filter_file
 from edgegrad.kernels import DERIVATIVE_KINDS, DerivativeKind, directional_kernel
 
-from .options import F, Walk, batch_options, compose, paths_argument, walk_inputs
+from .options import F, Finite, Walk, batch_options, compose, paths_argument, walk_inputs
 from .report import Report, pool_plan, progress
 
 
@@ -76,6 +77,12 @@ def run_filter(ctx: click.Context, spec: FilterSpec, run: Run) -> None:
     """Plan, run and report one filter command; exits with the report's code."""
     report = Report(verb="written", verbose=run.verbose)
     placement = _placement(run.paths, run.output, spec)
+    named = placement.file
+    if named is not None and os.path.lexists(named) and not run.overwrite:
+        # One output asked for by name: skipping it would write nothing and succeed.
+        raise click.BadParameter(
+            f"{named} exists; pass --overwrite to replace it", param_hint="'-o'"
+        )
     away = [placement.folder] if placement.folder is not None else []
     sources = walk_inputs(run.paths, run.walk, report, away_from=away)
     inputs = {_identity(source) for source in sources}
@@ -262,7 +269,7 @@ def laplacian_cmd(ksize: str) -> FilterSpec:
 )
 @click.option(
     "--sigma",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=1.0,
     show_default=True,
     help="Gaussian standard deviation in pixels (--kernel gaussian).",

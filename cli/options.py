@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,21 @@ def compose(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
     return apply
 
 
+class Finite(click.FloatRange):
+    """A float that must be finite, optionally within a range.
+
+    ``click.FloatRange`` lets ``nan`` through (no comparison with NaN is
+    false), and a NaN threshold would judge nothing.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The number, or a usage error naming the option if it is NaN or infinite."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number; got {value!r}", param, ctx)
+        return number
+
+
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         ctx.meta["edgegrad.debug"] = True
@@ -46,7 +62,10 @@ debug_option = click.option(
 )
 
 verbose_option = click.option(
-    "-v", "--verbose", is_flag=True, help="List every skipped file, with the reason."
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="List every file skipped or passed over in a folder, with the reason.",
 )
 
 jobs_option = click.option(
@@ -191,13 +210,19 @@ def walk_inputs(
         follow_symlinks=walk.follow_symlinks,
         on_skip=report.skip,
         on_error=report.failure,
+        on_other=report.pass_over,
     ):
+        fence = next((f for f in fences if path.resolve().is_relative_to(f)), None)
         if path in named:
             found.append(path)
-        elif is_output_name(path.name) or any(
-            path.resolve().is_relative_to(fence) for fence in fences
-        ):
+        elif is_output_name(path.name):
             report.ignored += 1
+            report.pass_over(
+                path, "its name is that of an earlier edgegrad output (name it to process it)"
+            )
+        elif fence is not None:
+            report.ignored += 1
+            report.pass_over(path, f"lies in this run's output folder {fence}")
         else:
             found.append(path)
     if not found and not report.skipped and not report.ignored and not report.failed:

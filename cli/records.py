@@ -3,6 +3,14 @@
 CSV and JSONL are written one line per record (:func:`header_line`, then
 :func:`record_line` for each), so that a run can stream them, and are read back by
 :func:`earlier_rows` when ``--resume`` continues a log.
+
+File names are not always text. A name's undecodable bytes arrive as
+surrogate escapes (``os.fsdecode``). JSON and JSONL write them as ``\\udcXX``
+escapes, so the output is strict UTF-8 and ``os.fsencode(json.loads(...))``
+gives back the file's real name. CSV, which has no escapes, writes the bytes
+as they are in the name. Cells are written exactly, also those that begin
+with ``=``, ``+``, ``-`` or ``@``, which a spreadsheet may take for a formula:
+:func:`formula_like` finds them, so that the command can say so.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias, get_args
@@ -47,7 +55,7 @@ class Row:
 def render(rows: list[Row], fmt: Format) -> str:
     """All rows at once in ``fmt``: the table, JSON, or CSV/JSONL as streamed."""
     if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+        return _json([asdict(r) for r in rows], indent=2) + "\n"
     if fmt in STREAMED:
         return header_line(fmt) + "".join(record_line(r, fmt) for r in rows)
     return _table(rows)
@@ -55,26 +63,80 @@ def render(rows: list[Row], fmt: Format) -> str:
 
 def header_line(fmt: Format) -> str:
     """What a CSV or JSONL output starts with: the CSV header line, or nothing."""
-    return _csv_line(FIELDS) if fmt == "csv" else ""
+    return _csv_line(list(FIELDS)) if fmt == "csv" else ""
 
 
 def record_line(row: Row, fmt: Format) -> str:
     """One record as one CSV or JSONL line, newline included (streamed or not)."""
     if fmt == "jsonl":
-        return json.dumps(asdict(row), ensure_ascii=False) + "\n"
-    return _csv_line(_csv_cell(getattr(row, name)) for name in FIELDS)
+        return _json(asdict(row)) + "\n"
+    return _csv_line([_csv_cell(getattr(row, name)) for name in FIELDS])
 
 
-def _csv_line(cells: Iterable[object]) -> str:
+def _json(value: object, indent: int | None = None) -> str:
+    """JSON in strict UTF-8: a name's undecodable bytes become ``\\udcXX`` escapes."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    # Only lone surrogates cannot be encoded; backslashreplace writes each as
+    # the JSON escape of the same code point.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _csv_line(cells: list[object]) -> str:
+    """One CSV line ending in ``\\n``, every cell that needs it quoted.
+
+    Python's csv module quotes the characters of its line terminator, not a
+    lone carriage return, which CSV readers take for the end of the row; a
+    row holding one is written with every cell quoted.
+    """
+    carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    if carriage_return:
+        csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
+    else:
+        csv.writer(buffer, lineterminator="\n").writerow(cells)
     return buffer.getvalue()
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, CSV injection:
+#: https://owasp.org/www-community/attacks/CSV_Injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def formula_like(row: Row) -> bool:
+    """Whether a text cell of ``row`` begins like a spreadsheet formula.
+
+    Such cells are still written exactly, as machines need them; a
+    spreadsheet should import the file with its columns as text.
+    """
+    return any(
+        isinstance(text, str) and text.startswith(FORMULA_STARTS)
+        for text in (row.path, row.warning, row.error)
+    )
+
+
+#: What ``-o FILE`` may end in when ``--format`` is not given, and the format each names.
+EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".txt": "table"}
+
+
 def format_for(output: Path | None) -> Format:
-    """The format named by an output file's extension, else ``table``."""
-    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return next((f for f in FORMATS if f == suffix), "table")
+    """The format named by an output file's extension (the table without ``-o``).
+
+    Raises
+    ------
+    click.BadParameter
+        For an extension that names no format (``.parquet``, ``.png``, none):
+        writing the table there would not be what was asked.
+    """
+    if output is None:
+        return "table"
+    suffix = output.suffix.lower()
+    if suffix not in EXTENSIONS:
+        known = ", ".join(f"{ext} ({fmt})" for ext, fmt in EXTENSIONS.items())
+        raise click.BadParameter(
+            f"cannot tell the format of {output} from its extension; use {known}, or give --format",
+            param_hint="'-o'",
+        )
+    return EXTENSIONS[suffix]
 
 
 def _csv_cell(value: object) -> object:

@@ -7,18 +7,16 @@ processed; 4 ``--fail-under`` tripped (it wins over 3); 130 interrupted.
 
 from __future__ import annotations
 
-import io
+import collections
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -28,6 +26,9 @@ EXIT_INTERRUPTED = 130
 
 # Carriage return and "erase line": a message replaces the progress bar's line.
 _CLEAR_LINE = "\r\x1b[K"
+
+#: ``-o -``: write to stdout, as click and most tools read it.
+STDOUT = Path("-")
 
 #: Below this many inputs, work runs in-process: starting worker processes costs more.
 SMALL_BATCH = 16
@@ -95,6 +96,15 @@ class Report:
         if self.verbose:
             self.say(f"skipped: {path}: {reason}")
 
+    def pass_over(self, path: Path, reason: str) -> None:
+        """Note a file a folder walk did not take; say why with ``verbose``.
+
+        Only earlier outputs (``ignored``) are counted in the summary: a
+        folder of photos holds other files too, and they need no mention.
+        """
+        if self.verbose:
+            self.say(f"passed over: {path}: {reason}")
+
     def fell_under(self, line: str) -> None:
         """Note an image less sharp than ``--fail-under``; ``line`` is said at the end."""
         self.under.append(line)
@@ -142,35 +152,144 @@ def _naming(path: Path | str, reason: str) -> str:
     return reason if str(path) in reason else f"{path}: {reason}"
 
 
-def progress(
-    length: int, label: str, *, hidden: bool = False, report: Report | None = None
-) -> ProgressBar[int]:
-    """A progress bar on stderr with the count, the time left and the rate.
+class Progress:
+    """A progress line on stderr: count, elapsed time, time left and rate.
 
-    For example ``scoring  [####---]  120/400  00:00:09  31.2 img/s``. It is
-    drawn only when stderr is a terminal and not ``hidden``; then ``report``,
-    if given, prints its lines above it. The rate is inputs per second since
-    the bar was made; the time left is click's estimate, shown once about a
-    second of progress has been seen.
+    For example ``scoring  [#####-----]  120/400  elapsed 00:00:09  left
+    00:00:21  31.2 img/s``. It is drawn only on a terminal, at most every
+    ``interval`` seconds (and once more at the end), so a run over millions of
+    small files writes a few lines a second, not one per file. The rate, and
+    the time left from it, are measured over the last ``window`` seconds: the
+    first images of a run, which also pay for starting the workers, do not
+    hold the estimate back once the run is going.
     """
 
-    def rate(_: int | None) -> str | None:
-        elapsed = time.time() - bar.start
-        return f"{bar.pos / elapsed:.1f} img/s" if bar.pos and elapsed > 0 else None
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        *,
+        drawn: bool,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.2,
+        window: float = 5.0,
+    ) -> None:
+        self.total = total
+        self.label = label
+        self.drawn = drawn
+        self.position = 0
+        self._clock = clock
+        self._interval = interval
+        self._window = window
+        self._start = clock()
+        self._drawn_at = -math.inf
+        self._samples: collections.deque[tuple[float, int]] = collections.deque([(self._start, 0)])
 
-    drawn = not hidden and sys.stderr.isatty()
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.drawn and self.position:
+            self._draw(self._clock())
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def update(self, steps: int = 1) -> None:
+        """Count ``steps`` more inputs done; redraw if the last drawing is old enough."""
+        self.position += steps
+        now = self._clock()
+        self._samples.append((now, self.position))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self._window:
+            self._samples.popleft()
+        if self.drawn and (now - self._drawn_at >= self._interval or self.position >= self.total):
+            self._draw(now)
+
+    def rate(self) -> float | None:
+        """Inputs per second over the recent window, or None before any input is done."""
+        then, done_then = self._samples[0]
+        now, done_now = self._samples[-1]
+        if done_now == done_then or now <= then:
+            return None
+        return (done_now - done_then) / (now - then)
+
+    def line(self, now: float) -> str:
+        """The text of the progress line at time ``now``."""
+        width = 24
+        filled = width * self.position // self.total if self.total else width
+        parts = [
+            self.label,
+            f"[{'#' * filled}{'-' * (width - filled)}]",
+            f"{self.position}/{self.total}",
+            f"elapsed {_clock_time(now - self._start)}",
+        ]
+        rate = self.rate()
+        if rate is not None:
+            if self.position < self.total:
+                parts.append(f"left {_clock_time((self.total - self.position) / rate)}")
+            parts.append(f"{rate:.1f} img/s")
+        return "  ".join(parts)
+
+    def _draw(self, now: float) -> None:
+        self._drawn_at = now
+        sys.stderr.write(f"{_CLEAR_LINE}{self.line(now)}")
+        sys.stderr.flush()
+
+
+def _clock_time(seconds: float) -> str:
+    """``HH:MM:SS``."""
+    whole = round(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is open and a terminal (it is ``None`` when closed, ``2>&-``)."""
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
+def progress(
+    length: int,
+    label: str,
+    *,
+    hidden: bool = False,
+    report: Report | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Progress:
+    """A :class:`Progress` line, drawn when stderr is a terminal and not ``hidden``.
+
+    While it is drawn, ``report``, if given, prints its lines above it.
+    """
+    drawn = not hidden and stderr_is_terminal()
     if report is not None:
         report.over_bar = drawn
-    bar: ProgressBar[int] = click.progressbar(
-        length=length,
-        label=label,
-        # Not hidden=, which click 8.1 lacks: a bar on a non-terminal file is never drawn.
-        file=sys.stderr if drawn else io.StringIO(),
-        show_pos=True,
-        show_eta=True,
-        item_show_func=rate,
-    )
-    return bar
+    return Progress(length, label, drawn=drawn, clock=clock)
+
+
+def write_results(text: str) -> None:
+    """Write results to stdout, a name's undecodable bytes as they are in the name.
+
+    Raises
+    ------
+    Fatal
+        When stdout is closed (``>&-``): results that cannot be written must
+        not end in success.
+    """
+    stream = sys.stdout
+    if stream is None:
+        raise Fatal("cannot write the results: standard output is closed")
+    binary = getattr(stream, "buffer", None)
+    if binary is None:
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()
+    binary.write(text.encode("utf-8", "surrogateescape"))
+    binary.flush()
+
+
+def check_results_writable() -> None:
+    """Refuse at once, before any work, a run whose results go to a closed stdout."""
+    if sys.stdout is None:
+        raise Fatal("cannot write the results: standard output is closed (give -o FILE)")
 
 
 def pool_plan(workers: int | None, jobs: int) -> tuple[int | None, int]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from edgegrad.batch import Record, iter_batch, run_batch
 from edgegrad.display import render_focus_map
-from edgegrad.errors import EdgegradError
+from edgegrad.errors import EdgegradError, ImageScoreError
 from edgegrad.io import (
     TRANSFER_ACTIONS,
     TransferAction,
@@ -44,6 +44,7 @@ from edgegrad.jobs import FOCUS_MAP_TAG, FileScore, mirrored, score_file
 from edgegrad.metrics import METHODS, FocusMeasure, sharpness_map
 
 from .options import (
+    Finite,
     Walk,
     batch_options,
     debug_option,
@@ -59,11 +60,20 @@ from .records import (
     Row,
     earlier_rows,
     format_for,
+    formula_like,
     header_line,
     record_line,
     render,
 )
-from .report import Report, pool_plan, progress, say
+from .report import (
+    STDOUT,
+    Report,
+    check_results_writable,
+    pool_plan,
+    progress,
+    say,
+    write_results,
+)
 
 Sort = Literal["score", "name"]
 SORTS: tuple[Sort, ...] = get_args(Sort)
@@ -155,7 +165,7 @@ class Action:
 @click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
 @click.option(
     "--center",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=Finite(0, 1, min_open=True),
     metavar="FRACTION",
     help="Score only a centred region of this fraction of width and height.",
 )
@@ -198,15 +208,15 @@ class Action:
     "[default: score for the table, JSON and --best, name for CSV and JSONL].",
 )
 @click.option("--best", type=click.IntRange(min=1), metavar="N", help="List only the N sharpest.")
-@click.option("--threshold", type=float, help="Blurry when less sharp than this score.")
+@click.option("--threshold", type=Finite(), help="Blurry when less sharp than this score.")
 @click.option(
     "--percentile",
-    type=click.FloatRange(0, 100),
+    type=Finite(0, 100),
     help="Blurry when below the P-th percentile of this run (the least sharp P%).",
 )
 @click.option(
     "--sigma",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     help="Blurry when below the run's mean - K·std (in the sharper direction).",
 )
 @click.option(
@@ -227,7 +237,7 @@ class Action:
 )
 @click.option(
     "--fail-under",
-    type=float,
+    type=Finite(),
     metavar="T",
     help="Exit 4 when any image is less sharp than T (autofocus check).",
 )
@@ -287,9 +297,17 @@ def blur_score_cmd(
         raise click.UsageError(
             "--move-to/--copy-to/--link-to need --threshold, --percentile or --sigma"
         )
+    if dry_run and not actions:
+        raise click.UsageError(
+            "--dry-run has nothing to do without --move-to, --copy-to or --link-to"
+        )
     if roi is not None and center is not None:
         raise click.UsageError("give --roi or --center, not both")
+    if output == STDOUT:
+        output = None
     fmt = fmt or format_for(output)
+    if output is None:
+        check_results_writable()
     whole_run = [
         *(["--sort score"] if sort == "score" else []),
         *(["--best"] if best is not None else []),
@@ -309,16 +327,10 @@ def blur_score_cmd(
     # An absolute threshold judges at once, earlier records of a resumed log too.
     verdicts.cut = blurry_cut([], measure, cut)
     # A log that cannot be resumed is refused before the walk, which may be long.
-    recorded = _read_log(output, fmt, verdicts, report) if output and resume else set()
+    if output is not None and resume:
+        _read_log(output, fmt, method, None, report)
     away = [action.destination for action in actions]
     inputs = walk_inputs(paths, walk, report, away_from=away)
-    todo = [path for path in inputs if str(path) not in recorded]
-    report.recorded = len(inputs) - len(todo)
-    if len(recorded) > report.recorded:
-        report.say(
-            f"resume: {len(recorded) - report.recorded} records in {output} match no input of "
-            "this run (paths are matched as written: give the paths the first run was given)"
-        )
     job = functools.partial(
         score_file,
         method=method,
@@ -328,30 +340,42 @@ def blur_score_cmd(
         max_pixels=max_pixels,
         allow_partial=allow_partial,
     )
-    workers, chunksize = pool_plan(jobs, len(todo))
+    notes = _Notes(report, csv=fmt == "csv", working_size=working_size)
     if streamed:
-        # Records shown on the terminal show the progress; a bar would garble them.
-        on_terminal = output is None and sys.stdout.isatty()
-        # Nothing runs until the first record is asked for; closing cancels the rest.
-        records = iter_batch(job, todo, workers=workers, chunksize=chunksize)
-        with (
-            contextlib.closing(records),
-            _stream(
-                output, fmt, report, resume=resume, overwrite=overwrite, protected=inputs
-            ) as write,
-            progress(len(todo), "scoring", hidden=on_terminal, report=report) as bar,
-        ):
+        with contextlib.ExitStack() as stack:
+            write = stack.enter_context(
+                _stream(output, fmt, report, resume=resume, overwrite=overwrite, protected=inputs)
+            )
+            # Read again under the log's lock: a run that ended meanwhile may have added to it.
+            recorded = (
+                _read_log(output, fmt, method, verdicts, report) if output and resume else set()
+            )
+            todo = _not_recorded(inputs, recorded, output, report)
+            workers, chunksize = pool_plan(jobs, len(todo))
+            # Nothing runs until the first record is asked for; closing cancels the rest.
+            records = stack.enter_context(
+                contextlib.closing(iter_batch(job, todo, workers=workers, chunksize=chunksize))
+            )
+            # Records shown on the terminal show the progress; a bar would garble them.
+            on_terminal = output is None and sys.stdout is not None and sys.stdout.isatty()
+            bar = stack.enter_context(
+                progress(len(todo), "scoring", hidden=on_terminal, report=report)
+            )
             for record in records:
                 row = _row(record, method, report)
                 verdicts.add(row)
+                notes.look_at(row, record)
                 write(record_line(row, fmt))
                 bar.update(1)
     else:
-        with progress(len(todo), "scoring") as bar:
+        workers, chunksize = pool_plan(jobs, len(inputs))
+        with progress(len(inputs), "scoring") as bar:
             batch = run_batch(
-                job, todo, workers=workers, chunksize=chunksize, on_result=lambda _: bar.update(1)
+                job, inputs, workers=workers, chunksize=chunksize, on_result=lambda _: bar.update(1)
             )
         rows = [_row(record, method, report) for record in batch]
+        for row, record in zip(rows, batch, strict=True):
+            notes.look_at(row, record)
         sharpness = {id(r): measure.sharpness(r.score) for r in rows if r.score is not None}
         verdicts.cut = blurry_cut(list(sharpness.values()), measure, cut)
         for row in rows:
@@ -360,13 +384,60 @@ def blur_score_cmd(
         order = sort or ("name" if fmt in STREAMED and best is None else "score")
         text = render(_order(rows, sharpness, order, best), fmt)
         if output is None:
-            click.echo(text, nl=False)
+            write_results(text)
         else:
             write_text(output, text, overwrite=overwrite, protected=inputs)
+    notes.finish()
     for action in actions:
         folders = [p for p in paths if p.is_dir()]
         _act(verdicts.to_act, action, folders=folders, report=report)
     ctx.exit(report.finish())
+
+
+@dataclass
+class _Notes:
+    """What a run says once, at its end, about the records it wrote.
+
+    * CSV cells that begin like a spreadsheet formula (they are written
+      exactly; a spreadsheet should import the columns as text);
+    * inputs smaller than ``--working-size``, which are not upscaled but get
+      the pre-blur of the working size, so they score lower than they would
+      without it.
+    """
+
+    report: Report
+    csv: bool
+    working_size: int | None
+    formulas: int = 0
+    first_formula: str | None = None
+    small: int = 0
+    first_small: str | None = None
+
+    def look_at(self, row: Row, record: Record[FileScore]) -> None:
+        """Note what ``row`` (made from ``record``) needs said."""
+        if self.csv and formula_like(row):
+            self.formulas += 1
+            self.first_formula = self.first_formula or row.path
+        result = record.result
+        size = self.working_size
+        if size is not None and result is not None and result.width * result.height < size:
+            self.small += 1
+            self.first_small = self.first_small or f"{row.path}, {result.width}x{result.height}"
+
+    def finish(self) -> None:
+        """Say what was noted."""
+        if self.formulas:
+            self.report.say(
+                f"note: {self.formulas} CSV records (first: {self.first_formula}) have a cell "
+                "that begins with =, +, - or @; they are written exactly, and a spreadsheet "
+                "may read them as formulas: import the file with its columns as text"
+            )
+        if self.small:
+            self.report.say(
+                f"warning: --working-size {self.working_size} is larger than {self.small} "
+                f"inputs (first: {self.first_small}); they are not upscaled but get its "
+                "pre-blur, so they score lower than without --working-size"
+            )
 
 
 def _check_resume(
@@ -444,8 +515,8 @@ def _stream(
     """
     first = header_line(fmt)
     if output is None:
-        click.echo(first, nl=False)
-        yield functools.partial(click.echo, nl=False)
+        write_results(first)
+        yield write_results
         return
     with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
         if log.dropped:
@@ -459,15 +530,21 @@ def _stream(
         yield log.write_line
 
 
-def _read_log(path: Path, fmt: Format, verdicts: _Verdicts, report: Report) -> set[str]:
+def _read_log(
+    path: Path, fmt: Format, method: str, verdicts: _Verdicts | None, report: Report
+) -> set[str]:
     """The paths recorded in the log a run resumes, each record counted toward the exit code.
 
-    Records of failures are counted and listed again, and scores are judged
-    again (``--threshold``, ``--fail-under``), so the summary and the exit code
-    cover the whole log. A last line cut short is left out: the log drops it.
+    A log of another method or format is refused. Without ``verdicts`` it is
+    only checked. With them, records of failures are counted and listed
+    again, and scores are judged again (``--threshold``, ``--fail-under``), so
+    the summary and the exit code cover the whole log. A path recorded more
+    than once (two runs that wrote one log at once, before logs were locked)
+    counts once, and the run says so. A last line cut short is left out: the
+    log drops it.
     """
-    recorded = set()
-    method = verdicts.measure.name
+    recorded: set[str] = set()
+    repeated: list[str] = []
     for number, row in earlier_rows(path, fmt):
         if row.method != method:
             raise click.UsageError(
@@ -475,11 +552,35 @@ def _read_log(path: Path, fmt: Format, verdicts: _Verdicts, report: Report) -> s
                 f"scores with {method}; scores of different methods do not compare "
                 f"(give -m {row.method}, or another -o FILE)"
             )
+        if row.path in recorded:
+            repeated.append(row.path)
+            continue
         recorded.add(row.path)
+        if verdicts is None:
+            continue
         if row.error is not None:
             report.recorded_failure(row.path, row.error)
         verdicts.add(row)
+    if repeated and verdicts is not None:
+        report.say(
+            f"resume: {len(repeated)} records in {path} repeat an input recorded before "
+            f"(first: {repeated[0]}); each input is counted once"
+        )
     return recorded
+
+
+def _not_recorded(
+    inputs: list[Path], recorded: set[str], log: Path | None, report: Report
+) -> list[Path]:
+    """The inputs a resumed log does not hold yet; the others are counted as recorded."""
+    todo = [path for path in inputs if str(path) not in recorded]
+    report.recorded = len(inputs) - len(todo)
+    if len(recorded) > report.recorded:
+        report.say(
+            f"resume: {len(recorded) - report.recorded} records in {log} match no input of "
+            "this run (paths are matched as written: give the paths the first run was given)"
+        )
+    return todo
 
 
 def _row(record: Record[FileScore], method: str, report: Report) -> Row:
@@ -546,7 +647,9 @@ def _order(rows: list[Row], sharpness: dict[int, float], sort: Sort, best: int |
 @overwrite_option
 @max_pixels_option
 @debug_option
+@click.pass_context
 def focus_map_cmd(
+    ctx: click.Context,
     image: Path,
     output: Path | None,
     tile: int,
@@ -567,9 +670,20 @@ def focus_map_cmd(
         raise click.BadParameter(
             f"{target} exists; pass --overwrite to replace it", param_hint="'-o'"
         )
-    # Read as gray, what both the scores and the overlay use (a JPEG's own luma).
-    loaded = read_image_checked(image, mode="gray", max_pixels=max_pixels)
-    scores = sharpness_map(loaded.array, tile=tile, method=method)
-    picture = render_focus_map(loaded.array, scores, tile, method)
-    written = write_image(target, picture, overwrite=overwrite, protected=(image,))
-    say(f"wrote {written}")
+    # Its one input failing is exit 3, as for every command over inputs.
+    report = Report(verb="written")
+    try:
+        # Read as gray, what both the scores and the overlay use (a JPEG's own luma).
+        loaded = read_image_checked(image, mode="gray", max_pixels=max_pixels)
+        try:
+            scores = sharpness_map(loaded.array, tile=tile, method=method)
+        except ValueError as error:
+            raise ImageScoreError(image, f"cannot be mapped: {error}") from None
+        picture = render_focus_map(loaded.array, scores, tile, method)
+        written = write_image(target, picture, overwrite=overwrite, protected=(image,))
+    except EdgegradError as error:
+        report.failure(image, str(error))
+    else:
+        report.success()
+        say(f"wrote {written}")
+    ctx.exit(report.finish())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,20 +68,64 @@ def test_summary_counts_what_a_resumed_log_holds(capsys: pytest.CaptureFixture[s
     assert report.exit_code == 3
 
 
-def test_progress_shows_count_time_left_and_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_shows_count_elapsed_time_left_and_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    now = [1000.0]
-    monkeypatch.setattr(time, "time", lambda: now[0])
-    with progress(10, "scoring") as bar:
+    clock = Clock()
+    with progress(10, "scoring", clock=clock) as bar:
         for _ in range(4):
-            now[0] += 0.5
+            clock.now += 0.5
             bar.update(1)
         drawn = terminal.getvalue().split("\r")[-1]
     assert "scoring" in drawn
     assert "4/10" in drawn
-    assert "00:00:03" in drawn  # 6 left at 0.5 s each
+    assert "elapsed 00:00:02" in drawn
+    assert "left 00:00:03" in drawn  # 6 left at 0.5 s each
     assert "2.0 img/s" in drawn
+
+
+def test_progress_redraws_a_few_times_a_second_not_per_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    clock = Clock()
+    files = 100_000
+    with progress(files, "scoring", clock=clock) as bar:
+        for _ in range(files):
+            clock.now += 10e-6  # 100,000 files in one second
+            bar.update(1)
+    drawings = terminal.getvalue().count("\r")
+    assert 5 <= drawings <= 7  # every 0.2 s, and once at the end
+    assert f"{files}/{files}" in terminal.getvalue().split("\r")[-1]
+    assert len(terminal.getvalue()) < 1000
+
+
+def test_time_left_follows_the_recent_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    clock = Clock()
+    with progress(100, "scoring", clock=clock) as bar:
+        clock.now += 10.0  # starting the workers, then the first file
+        bar.update(1)
+        for _ in range(49):  # then 10 files a second
+            clock.now += 0.1
+            bar.update(1)
+        rate = bar.rate()
+        line = bar.line(clock.now)
+    assert rate == pytest.approx(10.0)
+    # 50 left at 10 a second; the run's average (50 in 14.9 s) would say 15 s.
+    assert "left 00:00:05" in line
 
 
 @pytest.mark.parametrize(("tty", "hidden"), [(False, False), (True, True)])
