@@ -428,15 +428,16 @@ class _Notes:
         """Say what was noted."""
         if self.formulas:
             self.report.say(
-                f"note: {self.formulas} CSV records (first: {self.first_formula}) have a cell "
-                "that begins with =, +, - or @; they are written exactly, and a spreadsheet "
-                "may read them as formulas: import the file with its columns as text"
+                f"note: a cell begins with =, +, - or @ in "
+                f"{_count(self.formulas, 'CSV record')} (first: {self.first_formula}); cells "
+                "are written exactly, and a spreadsheet may read such cells as formulas: "
+                "import the file with its columns as text"
             )
         if self.small:
             self.report.say(
-                f"warning: --working-size {self.working_size} is larger than {self.small} "
-                f"inputs (first: {self.first_small}); they are not upscaled but get its "
-                "pre-blur, so they score lower than without --working-size"
+                f"warning: --working-size {self.working_size} is larger than "
+                f"{_count(self.small, 'input')} (first: {self.first_small}), which are not "
+                "upscaled but get its pre-blur, so they score lower than without it"
             )
 
 
@@ -528,6 +529,11 @@ def _stream(
         if first and not log.kept:
             log.write_line(first)
         yield log.write_line
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 input``, ``2 inputs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _read_log(
