@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import ctypes
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
+import signal
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
 from pathlib import Path
+from types import FrameType
 from typing import Generic, TypeAlias, TypeVar
 
 import cv2
 
+from edgegrad import _lifeline
 from edgegrad._validate import check_int
 from edgegrad.errors import EdgegradError
 
@@ -41,6 +47,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _KEPT_FREE_BYTES = 256 * 1024 * 1024
 _OLD_GLIBC_MAX_MMAP_THRESHOLD = 32 * 1024 * 1024
+# Seconds a stopped worker has to unwind its job before it is killed.
+_STOP_GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -121,15 +129,26 @@ def iter_batch(
     ValueError
         If ``workers`` or ``chunksize`` is below 1 (likewise).
     KeyboardInterrupt
-        Re-raised after cancelling the tasks not yet started.
+        Re-raised once the tasks not yet started are cancelled and, on the
+        private pool, its workers are stopped (see Notes).
 
     Notes
     -----
     A consumer that may stop early (an error while writing a record, a reader
     gone from a pipe) should close the generator, for instance with
     :func:`contextlib.closing`: closing cancels the tasks not yet started and
-    shuts the private pool down at once, where an abandoned generator leaves
-    the pool to finish its window first.
+    stops the private pool at once, where an abandoned generator leaves the
+    pool to finish its window first.
+
+    Stopping the private pool (on closing, or on any exception, Ctrl-C
+    included) sends each worker SIGTERM, which a worker turns into an
+    exception inside the job in progress: the job unwinds (an atomic write
+    removes its temporary file) and the worker exits. The call returns once
+    the workers and the pool's own thread are gone, so nothing of the pool
+    is left running when the interpreter exits. A worker also stops that way
+    on SIGINT, and by itself within a second or so when the process that
+    made its pool ends, however it ends (see :func:`edgegrad._lifeline.watch`);
+    the fork server and the resource tracker then exit too.
 
     At most ``4 * workers`` tasks of ``chunksize`` inputs are in flight.
 
@@ -206,10 +225,13 @@ def run_batch(
     ['.png', '.jpg']
     """
     records = []
-    for record in iter_batch(job, inputs, workers=workers, executor=executor, chunksize=chunksize):
-        records.append(record)
-        if on_result is not None:
-            on_result(record)
+    batch = iter_batch(job, inputs, workers=workers, executor=executor, chunksize=chunksize)
+    # Closed at once if on_result raises, rather than whenever the traceback goes.
+    with contextlib.closing(batch):
+        for record in batch:
+            records.append(record)
+            if on_result is not None:
+                on_result(record)
     return records
 
 
@@ -227,10 +249,10 @@ def _on_private_pools(
         yield from _run_on(pools[0], job, paths, window, chunksize, restart=restart)
     except BaseException:
         for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _shut_down(pool, now=True)
         raise
     for pool in pools:
-        pool.shutdown()
+        _shut_down(pool, now=False)
 
 
 def _run_on(
@@ -268,19 +290,22 @@ def _run_on(
         for path, outcome in zip(chunk, outcomes, strict=True):
             yield _record(path, outcome)
 
-    solo: list[concurrent.futures.Executor] = []
+    solo: list[concurrent.futures.ProcessPoolExecutor] = []
 
     def isolated(path: Path) -> _Outcome[T]:
         if not solo:
             solo.append(_process_pool(1))
         try:
-            return solo[0].submit(_attempt, job, path).result()
+            outcomes: list[_Outcome[T]] = pickle.loads(
+                solo[0].submit(_attempt_all, job, [path]).result()
+            )
         except concurrent.futures.BrokenExecutor:
-            solo.pop().shutdown(wait=False, cancel_futures=True)
+            _shut_down(solo.pop(), now=False)
             return None, (
                 f"{path}: the worker process died while processing this file "
                 "(a crash in native code, or out of memory)"
             )
+        return outcomes[0]
 
     def submit(chunk: list[Path]) -> None:
         nonlocal executor
@@ -303,18 +328,64 @@ def _run_on(
         while pending:
             yield from collect_oldest()
     except BaseException:
-        for _, _, future in pending:
-            future.cancel()
-        raise
-    finally:
+        if restart is None:
+            for _, _, future in pending:
+                future.cancel()
+        # A private pool cancels its own tasks as it is shut down. Cancelled
+        # here, they race with the pool's thread, which, once it sees the
+        # stopped workers gone, sets an error on every task it holds and, in
+        # Python releases without the fix for CPython issue 107219 (3.11
+        # among them), dies with a traceback on a cancelled one.
         for pool in solo:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _shut_down(pool, now=True)
+        raise
+    for pool in solo:
+        _shut_down(pool, now=False)
 
 
 def _process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     return concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=_clean_start(), initializer=_prepare_worker
+        workers, mp_context=_clean_start(), initializer=_start_worker, initargs=(os.getpid(),)
     )
+
+
+def _shut_down(pool: concurrent.futures.ProcessPoolExecutor, *, now: bool) -> None:
+    """Shut a private pool down and wait until its thread and workers are gone.
+
+    With ``now``, the tasks not yet started are cancelled and each worker is
+    sent SIGTERM, so the tasks in progress unwind (see :func:`_stop_worker`)
+    instead of running to the end; a worker still running ``_STOP_GRACE``
+    seconds later (stuck in native code) is killed. The pool's management
+    thread sees its workers gone and winds up at once.
+
+    Either way this returns only once that thread has ended. A thread left
+    running (``shutdown(wait=False)``) races, at interpreter exit, with the
+    exit hook of :mod:`concurrent.futures`, which checks that the thread's
+    wakeup pipe is open and then writes to it while the thread may be closing
+    it. Python releases without the lock that CPython pull request 125492
+    [1]_ put around both (3.11 among them) then print, now and then,
+    ``Exception ignored in: <module 'threading'> ... OSError: [Errno 9] Bad
+    file descriptor``.
+
+    References
+    ----------
+    .. [1] "gh-125451: Fix deadlock in ProcessPoolExecutor shutdown", CPython.
+       https://github.com/python/cpython/pull/125492
+    """
+    if now:
+        # Python 3.14's ProcessPoolExecutor.terminate_workers does this; before
+        # it, the workers are only found on this private mapping (None once shut down).
+        workers = [p for p in list((pool._processes or {}).values()) if p.is_alive()]
+        for process in workers:
+            process.terminate()
+        left = {process.sentinel: process for process in workers}
+        deadline = time.monotonic() + _STOP_GRACE
+        while left and (remaining := deadline - time.monotonic()) > 0:
+            ended = multiprocessing.connection.wait(list(left), remaining)
+            left = {sentinel: p for sentinel, p in left.items() if sentinel not in ended}
+        for process in left.values():
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=now)
 
 
 def _chunks(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
@@ -329,9 +400,18 @@ def _attempt_all(job: Callable[[Path], T], paths: list[Path]) -> bytes:
 
     Pickling here, once, lets a result that cannot be pickled become that
     input's own error instead of failing its whole chunk; the executor then
-    only copies the bytes.
+    only copies the bytes. A worker told to stop (:class:`_Stop`) exits here,
+    once the job has unwound: the executor's worker loop would otherwise send
+    the exception back as the task's result and go on to the next task.
     """
-    outcomes = [_attempt(job, path) for path in paths]
+    global _in_job
+    try:
+        _in_job = True
+        outcomes = [_attempt(job, path) for path in paths]
+    except _Stop as stop:
+        os._exit(stop.code)
+    finally:
+        _in_job = False
     try:
         return pickle.dumps(outcomes)
     except Exception:
@@ -385,8 +465,51 @@ def _clean_start() -> multiprocessing.context.BaseContext:
     return context
 
 
+class _Stop(SystemExit):
+    """Raised in a worker's job by SIGTERM or SIGINT: the job unwinds, then the worker exits.
+
+    A :class:`SystemExit`, so that the job's ``except Exception`` lets it
+    pass; :func:`_attempt_all` ends the worker once the job has unwound.
+    """
+
+    code: int
+
+
+# Whether this worker is inside _attempt_all, where a _Stop is caught; set only there.
+_in_job = False
+
+
+def _stop_worker(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM and SIGINT handler of a worker; its exit status is 128 + the signal.
+
+    Inside a job it raises :class:`_Stop`. Anywhere else (starting up,
+    waiting for work, sending a result back) there is nothing to unwind, and
+    an exception there would reach ``multiprocessing``, which prints it or
+    sends it back as a result, so the worker exits at once.
+    """
+    if _in_job:
+        raise _Stop(128 + signum)
+    os._exit(128 + signum)
+
+
+def _start_worker(owner: int) -> None:
+    """Pool initializer: a prepared worker that ends when told to, or with its owner.
+
+    The worker is prepared (:func:`_prepare_worker`). SIGTERM and SIGINT
+    unwind the job in progress and end the worker (:func:`_stop_worker`):
+    that is how a pool is stopped, and Ctrl-C, which reaches every process of
+    the terminal's process group, does the same. The worker ends, the same
+    way, when process ``owner`` (the one that made the pool) ends
+    (:func:`edgegrad._lifeline.watch`).
+    """
+    _prepare_worker()
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGINT, _stop_worker)
+    _lifeline.watch(owner)
+
+
 def _prepare_worker() -> None:
-    """Pool initializer: one OpenCV thread per worker, and freed memory kept for reuse."""
+    """One OpenCV thread per worker, and freed memory kept for reuse."""
     cv2.setNumThreads(1)
     _reuse_freed_memory()
 
