@@ -35,7 +35,13 @@ SMALL_BATCH = 16
 
 
 def say(line: str, *, over_bar: bool = False) -> None:
-    """Write one line on stderr (the one place the command line writes there)."""
+    """Write one line on stderr (the one place the command line writes there).
+
+    Nothing is written when stderr is closed (``2>&-``): the run goes on, and
+    its exit code still tells how it went.
+    """
+    if sys.stderr is None:  # click 8.1.0 raises there instead of writing nothing
+        return
     click.echo(f"{_CLEAR_LINE if over_bar else ''}{line}", err=True)
 
 
