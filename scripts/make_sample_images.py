@@ -11,10 +11,13 @@ Outputs
 -------
 * A few real photos, at most 512 px on the long side (``cv2.INTER_AREA``), written with
   ``cv2.imwrite`` in OpenCV's BGR order: gray and colour, PNG and JPEG (quality 90).
-* ``focus_sweep/focus_NN.png``: one scene (``skimage.data.chelsea``) defocused with an
-  anti-aliased disk (pillbox) point-spread function of increasing radius, sharpest
-  first. The Laplacian variance of the frames strictly decreases with the index; the
-  script checks this and fails otherwise.
+* ``focus_sweep/focus_NN.png``: an autofocus sweep of one scene (``skimage.data.chelsea``)
+  captured at focus positions ``z = 0, 1, ..., 8`` of a lens whose best focus is at
+  ``z = 4.4``, between two files: each frame is defocused with an anti-aliased disk
+  (pillbox) point-spread function of radius ``|z - 4.4|`` pixels, and gets Gaussian
+  sensor noise of 1 DN (fixed seed). The Laplacian variance rises strictly up to
+  ``focus_04.png`` and falls strictly after it, and every frame scores differently;
+  the script checks this and fails otherwise.
 * ``SOURCES.md``: origin, licence and processing of every file.
 
 Run from anywhere::
@@ -35,6 +38,7 @@ References
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import math
 import pathlib
 import re
@@ -54,8 +58,16 @@ MAX_SIDE = 512
 JPEG_QUALITY = 90
 #: zlib level for PNG (lossless; the level only changes the size and the speed).
 PNG_COMPRESSION = 9
-#: Radii, in pixels, of the disk PSF for ``focus_00.png``, ``focus_01.png``, ...
-SWEEP_RADII: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
+#: Focus positions of ``focus_00.png``, ``focus_01.png``, ... (steps of the focus drive).
+SWEEP_POSITIONS: tuple[float, ...] = tuple(float(z) for z in range(9))
+#: The position of best focus, between ``focus_04.png`` and ``focus_05.png``.
+SWEEP_FOCUS = 4.4
+#: Growth of the PSF radius, in pixels per step away from ``SWEEP_FOCUS``.
+SWEEP_PX_PER_STEP = 1.0
+#: Standard deviation, in DN, of the Gaussian sensor noise added to every frame.
+SWEEP_NOISE = 1.0
+#: Seed of that noise (fixed, so that the frames are reproducible).
+SWEEP_SEED = 13
 #: Sub-pixel samples per axis used to anti-alias the disk PSF.
 PSF_SUPERSAMPLE = 16
 #: Folder (inside the output folder) and file-name pattern of the focus sweep.
@@ -298,8 +310,14 @@ def disk_psf(radius: float, *, supersample: int = PSF_SUPERSAMPLE) -> npt.NDArra
     return np.asarray(coverage / coverage.sum(), dtype=np.float32)
 
 
-def defocus(image: npt.NDArray[np.uint8], radius: float) -> npt.NDArray[np.uint8]:
-    """Blur an image with a disk PSF, as an out-of-focus lens would.
+def defocus(
+    image: npt.NDArray[np.uint8],
+    radius: float,
+    *,
+    noise: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> npt.NDArray[np.uint8]:
+    """Blur an image with a disk PSF, as an out-of-focus lens would, and add sensor noise.
 
     Parameters
     ----------
@@ -307,14 +325,20 @@ def defocus(image: npt.NDArray[np.uint8], radius: float) -> npt.NDArray[np.uint8
         Gray or multichannel uint8 image; channels are filtered independently.
     radius : float
         PSF radius in pixels (see :func:`disk_psf`).
+    noise : float, optional
+        Standard deviation, in DN, of Gaussian noise added to every pixel and
+        channel after the blur (0 adds none).
+    rng : numpy.random.Generator, optional
+        Source of the noise; required when ``noise`` is positive.
 
     Returns
     -------
     numpy.ndarray
         uint8 image of the same shape: the float32 ``cv2.filter2D`` result with
-        ``cv2.BORDER_REFLECT_101``, rounded half to even and clipped to ``[0, 255]``.
+        ``cv2.BORDER_REFLECT_101``, plus the noise, rounded half to even and
+        clipped to ``[0, 255]``.
     """
-    if radius == 0:
+    if radius == 0 and noise == 0:
         return np.array(image, dtype=np.uint8, copy=True)
     kernel = disk_psf(radius)
     blurred = np.asarray(
@@ -323,6 +347,10 @@ def defocus(image: npt.NDArray[np.uint8], radius: float) -> npt.NDArray[np.uint8
         ),
         dtype=np.float32,
     )
+    if noise > 0:
+        if rng is None:
+            raise ValueError("rng is required when noise is positive")
+        blurred = blurred + rng.normal(0.0, noise, blurred.shape).astype(np.float32)
     return np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
 
 
@@ -400,7 +428,7 @@ def _photo_processing(photo: Photo, original: npt.NDArray[np.uint8]) -> str:
 
 def sources_markdown(
     photo_rows: Sequence[tuple[Photo, str, str]],
-    sweep_rows: Sequence[tuple[str, float, float]],
+    sweep_rows: Sequence[tuple[str, float, float, float]],
     sweep_shape: str,
 ) -> str:
     """Render ``SOURCES.md``.
@@ -409,8 +437,9 @@ def sources_markdown(
     ----------
     photo_rows : sequence of (Photo, str, str)
         Each photo with its output shape text and processing description.
-    sweep_rows : sequence of (str, float, float)
-        File name, PSF radius and Laplacian variance of each focus-sweep frame.
+    sweep_rows : sequence of (str, float, float, float)
+        File name, focus position, PSF radius and Laplacian variance of each
+        focus-sweep frame.
     sweep_shape : str
         Size and colour mode of the sweep frames.
 
@@ -466,26 +495,51 @@ def sources_markdown(
         f"- Licence (as stated by scikit-image): {src.license}",
         f"- Stored: {sweep_shape}, PNG (lossless).",
         "",
-        "Each frame is the same photo defocused with a disk (pillbox) point-spread",
-        "function: every kernel tap is the fraction of its pixel inside a circle of the",
-        f"given radius (estimated with {PSF_SUPERSAMPLE}x{PSF_SUPERSAMPLE} supersampling),",
-        "normalized to sum 1. The RGB photo is converted to BGR, filtered per channel with",
-        "`cv2.filter2D` on float32 with `cv2.BORDER_REFLECT_101`, rounded and clipped to",
-        "uint8. Radius 0 is the unblurred photo. The index in the file name follows the",
-        "radius, sharpest first.",
+        "An autofocus sweep: the same photo as a lens would capture it at focus positions",
+        f"z = {SWEEP_POSITIONS[0]:g}, {SWEEP_POSITIONS[1]:g}, ..., {SWEEP_POSITIONS[-1]:g} "
+        f"(steps of the focus drive), with its best focus at z = {SWEEP_FOCUS:g},",
+        "between two files. Each frame is defocused with a disk (pillbox) point-spread",
+        f"function of radius {SWEEP_PX_PER_STEP:g} px x |z - {SWEEP_FOCUS:g}|: every kernel "
+        "tap is the fraction of its",
+        "pixel inside a circle of that radius (estimated with "
+        f"{PSF_SUPERSAMPLE}x{PSF_SUPERSAMPLE} supersampling),",
+        "normalized to sum 1 (a disk of radius 0.5 or less lies inside its pixel and blurs",
+        "nothing). The RGB photo is converted to BGR, filtered per channel with",
+        "`cv2.filter2D` on float32 with `cv2.BORDER_REFLECT_101`, given Gaussian sensor",
+        f"noise of {SWEEP_NOISE:g} DN (NumPy's default generator, seed {SWEEP_SEED}), "
+        "rounded and clipped to",
+        "uint8. The index in the file name is the focus position.",
         "",
-        "| File | PSF radius (px) | Laplacian variance |",
-        "|---|---:|---:|",
+        "| File | Focus position z | PSF radius (px) | Laplacian variance |",
+        "|---|---:|---:|---:|",
     ]
-    for name, radius, score in sweep_rows:
-        lines.append(f"| `{SWEEP_DIR}/{name}` | {radius:g} | {score:.2f} |")
+    for name, position, radius, score in sweep_rows:
+        lines.append(f"| `{SWEEP_DIR}/{name}` | {position:g} | {radius:g} | {score:.2f} |")
     lines += [
         "",
         "Laplacian variance is `cv2.Laplacian(gray, cv2.CV_64F).var()` on",
-        "`cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)`; it decreases strictly with the radius.",
+        "`cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)`; it rises strictly up to the frame",
+        "nearest the best focus and falls strictly after it, and no two frames score alike.",
+        "`edgegrad focus-sweep sample_images/focus_sweep/` fits the curve and finds the",
+        "peak between the files.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _check_sweep(rows: Sequence[tuple[str, float, float, float]]) -> None:
+    """Fail unless the sweep's scores rise strictly to its sharpest frame, then fall."""
+    scores = [row[3] for row in rows]
+    peak = scores.index(max(scores))
+    rising = all(a < b for a, b in itertools.pairwise(scores))
+    falling = all(a > b for a, b in zip(scores[peak:-1], scores[peak + 1 :], strict=True))
+    nearest = min(range(len(rows)), key=lambda i: abs(rows[i][1] - SWEEP_FOCUS))
+    if not (rising and falling and peak == nearest and len(set(scores)) == len(scores)):
+        listed = ", ".join(f"{score:.3f}" for score in scores)
+        raise click.ClickException(
+            f"focus sweep does not rise strictly to the frame nearest z = {SWEEP_FOCUS:g} "
+            f"and fall strictly after it: {listed}"
+        )
 
 
 def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
@@ -505,7 +559,7 @@ def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
     Raises
     ------
     click.ClickException
-        If a write fails or the focus sweep is not strictly decreasing in sharpness.
+        If a write fails or the focus sweep does not rise and fall strictly.
     """
     written: list[pathlib.Path] = []
 
@@ -521,22 +575,19 @@ def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
 
     sharp = to_bgr(fit_long_side(SWEEP_SOURCE.load(), MAX_SIDE))
     sweep_dir = out_dir / SWEEP_DIR
-    sweep_rows: list[tuple[str, float, float]] = []
+    sweep_rows: list[tuple[str, float, float, float]] = []
     expected: set[str] = set()
-    for index, radius in enumerate(SWEEP_RADII):
-        frame = defocus(sharp, radius)
+    rng = np.random.default_rng(SWEEP_SEED)
+    for index, position in enumerate(SWEEP_POSITIONS):
+        radius = round(SWEEP_PX_PER_STEP * abs(position - SWEEP_FOCUS), 6)
+        frame = defocus(sharp, radius, noise=SWEEP_NOISE, rng=rng)
         name = SWEEP_NAME.format(index=index)
-        score = laplacian_variance(frame)
-        if sweep_rows and not score < sweep_rows[-1][2]:
-            raise click.ClickException(
-                f"focus sweep is not strictly decreasing: radius {radius:g} scores "
-                f"{score:.3f}, previous {sweep_rows[-1][2]:.3f}"
-            )
         path = sweep_dir / name
         write_image(path, frame)
         written.append(path)
         expected.add(name)
-        sweep_rows.append((name, radius, score))
+        sweep_rows.append((name, position, radius, laplacian_variance(frame)))
+    _check_sweep(sweep_rows)
     for stale in sorted(sweep_dir.iterdir()):
         if _SWEEP_NAME_RE.fullmatch(stale.name) and stale.name not in expected:
             stale.unlink()
