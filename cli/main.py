@@ -16,7 +16,10 @@ import click
 from edgegrad import __version__
 from edgegrad.errors import EdgegradError
 
+from .edge_cmds import canny_cmd
 from .filter_cmds import directional_cmd, laplacian_cmd, scharr_cmd, sobel_cmd
+from .focus_cmds import focus_sweep_cmd
+from .frames_cmd import frames_cmd
 from .report import EXIT_FATAL, EXIT_INTERRUPTED, say
 from .score_cmds import blur_score_cmd, focus_map_cmd
 
@@ -113,6 +116,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     \b
     Exit codes: 0 success; 1 fatal error; 2 usage error;
     3 some inputs failed (listed on stderr); 4 --fail-under tripped;
+    5 focus-sweep found no trustworthy peak;
     130 interrupted (Ctrl-C or SIGTERM), with every record written so far intact.
     """
     ctx.meta["edgegrad.debug"] = debug
@@ -123,5 +127,8 @@ main.add_command(sobel_cmd)
 main.add_command(scharr_cmd)
 main.add_command(laplacian_cmd)
 main.add_command(directional_cmd)
+main.add_command(canny_cmd)
 main.add_command(blur_score_cmd)
 main.add_command(focus_map_cmd)
+main.add_command(focus_sweep_cmd)
+main.add_command(frames_cmd)

@@ -32,7 +32,12 @@ Format: TypeAlias = Literal["table", "csv", "jsonl", "json"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: Formats written record by record, as the images finish.
 STREAMED: tuple[Format, ...] = ("csv", "jsonl")
-FIELDS = ("path", "score", "method", "width", "height", "blurry", "warning", "error")
+FIELDS = (
+    *("path", "score", "method", "width", "height", "blurry", "warning", "error"),
+    *("frame", "time"),
+)
+#: The header of logs written before records had ``frame`` and ``time``.
+IMAGE_ONLY_FIELDS = FIELDS[:8]
 #: How every JSONL record begins (``path`` is the first field): a last line cut
 #: short is only dropped on ``--resume`` if it begins so.
 JSONL_START = '{"path": '
@@ -40,7 +45,12 @@ JSONL_START = '{"path": '
 
 @dataclass
 class Row:
-    """One output record; ``blurry`` is None when no threshold was set."""
+    """One output record; ``blurry`` is None when no threshold was set.
+
+    ``frame`` (0-based) and ``time`` (seconds from the stream's start) place a
+    video frame's record in its video; both are None for a still image and
+    for a video's failure.
+    """
 
     path: str
     score: float | None
@@ -50,6 +60,8 @@ class Row:
     blurry: bool | None
     warning: str | None
     error: str | None
+    frame: int | None = None
+    time: float | None = None
 
 
 def render(rows: list[Row], fmt: Format) -> str:
@@ -150,16 +162,27 @@ def _csv_cell(value: object) -> object:
 
 def _table(rows: list[Row]) -> str:
     with_blurry = any(r.blurry is not None for r in rows)
-    header = ["#", "score", "size", *(["blurry"] if with_blurry else []), "path", "note"]
+    with_frames = any(r.frame is not None for r in rows)
+    header = [
+        *("#", "score", "size"),
+        *(["blurry"] if with_blurry else []),
+        *(["frame", "time"] if with_frames else []),
+        *("path", "note"),
+    ]
     lines = [header]
     for i, r in enumerate(rows, 1):
         score = "-" if r.score is None else METHODS[r.method].format(r.score)
         size = "-" if r.width is None else f"{r.width}x{r.height}"
         flag = ["yes" if r.blurry else "no" if r.blurry is not None else ""] if with_blurry else []
+        place = []
+        if with_frames:
+            place = ["", ""] if r.frame is None else [str(r.frame), f"{r.time:.3f}"]
         note = (r.error or r.warning or "").removeprefix(f"{r.path}: ")
-        lines.append([str(i), score, size, *flag, r.path, note])
+        lines.append([str(i), score, size, *flag, *place, r.path, note])
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
     numeric = {0, 1, 2}
+    if with_frames:
+        numeric |= {header.index("frame"), header.index("time")}
     out = []
     for line in lines:
         cells = [
@@ -180,6 +203,12 @@ def earlier_rows(path: Path, fmt: Format) -> Iterator[tuple[int, Row]]:
             return
         reader = csv.reader(_complete_lines(path, fmt))
         header = next(reader, None)
+        if header is not None and tuple(header) == IMAGE_ONLY_FIELDS:
+            raise click.UsageError(
+                f"cannot resume {path}: it was written by an edgegrad whose records had no "
+                "frame and time columns; give another -o FILE (or convert it by adding two "
+                "empty columns, frame and time, to every line)"
+            )
         if header is not None and tuple(header) != FIELDS:
             raise click.UsageError(
                 f"cannot resume {path}: its header is {','.join(header)!r}, not "
@@ -219,8 +248,10 @@ def _csv_record(cells: list[str]) -> dict[str, object]:
             values[name] = None
         elif name == "score":
             values[name] = float(cell)
-        elif name in ("width", "height"):
+        elif name in ("width", "height", "frame"):
             values[name] = int(cell)
+        elif name == "time":
+            values[name] = float(cell)
         elif name == "blurry":
             if cell not in ("true", "false"):
                 raise ValueError(f"blurry must be true, false or empty; got {cell!r}")
@@ -232,7 +263,8 @@ def _csv_record(cells: list[str]) -> dict[str, object]:
 
 def _earlier_row(values: object) -> Row:
     """Check a parsed record has the fields and types of a :class:`Row`; return it."""
-    if not isinstance(values, dict) or set(values) != set(FIELDS):
+    # JSONL records of earlier releases have no frame and time: they are images.
+    if not isinstance(values, dict) or not set(IMAGE_ONLY_FIELDS) <= set(values) <= set(FIELDS):
         raise ValueError(f"fields must be {', '.join(FIELDS)}")
     row = Row(**values)
     if not (isinstance(row.path, str) and isinstance(row.method, str)):
@@ -241,4 +273,11 @@ def _earlier_row(values: object) -> Row:
         raise ValueError("score must be a number or empty")
     if not (row.error is None or isinstance(row.error, str)):
         raise ValueError("error must be text or empty")
+    whole = isinstance(row.frame, int) and not isinstance(row.frame, bool)
+    if not (row.frame is None or (whole and row.frame >= 0)):
+        raise ValueError("frame must be a whole number or empty")
+    if not (row.time is None or isinstance(row.time, (int, float))):
+        raise ValueError("time must be a number or empty")
+    if (row.frame is None) != (row.time is None):
+        raise ValueError("frame and time must both be given or both be empty")
     return row

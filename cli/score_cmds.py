@@ -19,20 +19,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 import click
 import numpy as np
 
-from edgegrad.batch import Record, iter_batch, run_batch
-from edgegrad.display import render_focus_map
+from edgegrad.batch import Record, iter_batch
+from edgegrad.display import COLORMAPS, DEFAULT_COLORMAP, focus_scale, render_focus_map
 from edgegrad.errors import EdgegradError, ImageScoreError
 from edgegrad.io import (
     TRANSFER_ACTIONS,
     TransferAction,
+    is_video,
     open_record_log,
     read_image_checked,
     transfer,
@@ -40,9 +41,17 @@ from edgegrad.io import (
     write_image,
     write_text,
 )
-from edgegrad.jobs import FOCUS_MAP_TAG, FileScore, mirrored, score_file
+from edgegrad.jobs import (
+    FOCUS_MAP_TAG,
+    FileScore,
+    FrameScore,
+    mirrored,
+    score_file,
+    score_frames,
+)
 from edgegrad.metrics import METHODS, FocusMeasure, sharpness_map
 
+from .gallery import Gallery
 from .options import (
     Finite,
     Walk,
@@ -247,6 +256,34 @@ class Action:
     help="Score truncated or corrupt files that still decode (missing rows come out grey), "
     "with a warning in the record, instead of reporting them as failed.",
 )
+@click.option(
+    "--fps",
+    type=Finite(0, min_open=True),
+    metavar="F",
+    help="Videos: score at most F frames a second (the first frame at or after each "
+    "1/F s) [default: every frame].",
+)
+@click.option(
+    "--frame-step",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Videos: score every N-th decoded frame (frames 0, N, 2N, ...).",
+)
+@click.option(
+    "--report",
+    "report_page",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH.html",
+    help="Also write an HTML report to look at, next to any other output: thumbnails "
+    "sharpest first with blurry badges, a histogram with the cut, filters, the failures. "
+    "Its pictures go to the folder PATH_files beside it; it opens offline.",
+)
+@click.option(
+    "--report-maps",
+    is_flag=True,
+    help="Add each image's per-tile focus map, on the method's fixed scale, to --report "
+    "(shown on a click). Costs several times the scoring itself.",
+)
 @batch_options
 @click.pass_context
 def blur_score_cmd(
@@ -271,12 +308,20 @@ def blur_score_cmd(
     dry_run: bool,
     fail_under: float | None,
     allow_partial: bool,
+    fps: float | None,
+    frame_step: int | None,
+    report_page: Path | None,
+    report_maps: bool,
     overwrite: bool,
     max_pixels: int | None,
     jobs: int | None,
     verbose: bool,
 ) -> None:
-    """Score sharpness of images and folders; rank, flag and sort out blurry ones.
+    """Score sharpness of images, videos and folders; rank, flag and sort out blurry ones.
+
+    A video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, told by content) gives one
+    record per frame, with its frame (0-based) and time (seconds); a still
+    image's are empty. Reading video needs pip install "edgegrad[video]".
 
     \b
     Examples:
@@ -285,6 +330,8 @@ def blur_score_cmd(
       edgegrad blur-score photos/ --percentile 10 --move-to blurry/ --dry-run
       edgegrad blur-score frames/ --format csv -o scores.csv
       edgegrad blur-score archive/ -o scores.jsonl --resume
+      edgegrad blur-score clip.mp4 --fps 2 --best 10
+      edgegrad blur-score photos/ --percentile 10 --report culling.html
     """
     cut = Cut(threshold, percentile, sigma, fail_under)
     if cut.count > 1:
@@ -303,6 +350,15 @@ def blur_score_cmd(
         )
     if roi is not None and center is not None:
         raise click.UsageError("give --roi or --center, not both")
+    if fps is not None and frame_step is not None:
+        raise click.UsageError("give --fps or --frame-step, not both: both sample a video's frames")
+    if report_maps and report_page is None:
+        raise click.UsageError("--report-maps needs --report PATH.html")
+    if report_page is not None and resume:
+        raise click.UsageError(
+            "--report cannot be combined with --resume: the images recorded by the earlier "
+            "run have no thumbnails; run again without --resume to get a report of them all"
+        )
     if output == STDOUT:
         output = None
     fmt = fmt or format_for(output)
@@ -317,6 +373,11 @@ def blur_score_cmd(
         _check_resume(output, fmt, overwrite, whole_run, acting=bool(actions))
     streamed = fmt in STREAMED and not whole_run
     measure = METHODS[method]
+    gallery = (
+        None
+        if report_page is None
+        else Gallery(report_page, method=method, overwrite=overwrite, maps=report_maps)
+    )
     report = Report(verb="scored", verbose=verbose, blurry=0 if cut.given else None)
     if output is not None and output.is_file() and not overwrite and not resume:
         hint = " (or --resume to continue it)" if streamed else ""
@@ -330,6 +391,8 @@ def blur_score_cmd(
     if output is not None and resume:
         _read_log(output, fmt, method, None, report)
     away = [action.destination for action in actions]
+    if gallery is not None:
+        away.append(gallery.assets)
     inputs = walk_inputs(paths, walk, report, away_from=away)
     job = functools.partial(
         score_file,
@@ -339,22 +402,39 @@ def blur_score_cmd(
         working_size=working_size,
         max_pixels=max_pixels,
         allow_partial=allow_partial,
+        thumbnail_size=None if gallery is None else gallery.thumbnail_size,
+        map_tile=None if gallery is None else gallery.map_tile,
     )
     notes = _Notes(report, csv=fmt == "csv", working_size=working_size)
+    frames = functools.partial(
+        score_frames,
+        method=method,
+        roi=roi,
+        center=center,
+        working_size=working_size,
+        max_pixels=max_pixels,
+        allow_partial=allow_partial,
+        step=frame_step or 1,
+        fps=fps,
+    )
     if streamed:
         with contextlib.ExitStack() as stack:
             write = stack.enter_context(
                 _stream(output, fmt, report, resume=resume, overwrite=overwrite, protected=inputs)
             )
             # Read again under the log's lock: a run that ended meanwhile may have added to it.
+            places: dict[str, _Place] = {}
             recorded = (
-                _read_log(output, fmt, method, verdicts, report) if output and resume else set()
+                _read_log(output, fmt, method, verdicts, report, places)
+                if output and resume
+                else set()
             )
             todo = _not_recorded(inputs, recorded, output, report)
-            workers, chunksize = pool_plan(jobs, len(todo))
+            clips = _Clips(todo, frames, report, places, method=method)
+            workers, chunksize = pool_plan(jobs, len(todo) - len(clips.videos))
             # Nothing runs until the first record is asked for; closing cancels the rest.
             records = stack.enter_context(
-                contextlib.closing(iter_batch(job, todo, workers=workers, chunksize=chunksize))
+                contextlib.closing(clips.mixed(job, workers=workers, chunksize=chunksize))
             )
             # Records shown on the terminal show the progress; a bar would garble them.
             on_terminal = output is None and sys.stdout is not None and sys.stdout.isatty()
@@ -362,24 +442,48 @@ def blur_score_cmd(
                 progress(len(todo), "scoring", hidden=on_terminal, report=report)
             )
             for record in records:
+                if isinstance(record, _ClipDone):
+                    bar.update(1)
+                    continue
+                if isinstance(record, Row):  # a video's frame, or its failure
+                    verdicts.add(record)
+                    notes.look_at(record)
+                    write(record_line(record, fmt))
+                    continue
+                if gallery is not None:
+                    record = gallery.take(record)
                 row = _row(record, method, report)
                 verdicts.add(row)
-                notes.look_at(row, record)
+                if gallery is not None:
+                    gallery.add(row)
+                notes.look_at(row)
                 write(record_line(row, fmt))
                 bar.update(1)
     else:
-        workers, chunksize = pool_plan(jobs, len(inputs))
+        clips = _Clips(inputs, frames, report, {}, method=method)
+        workers, chunksize = pool_plan(jobs, len(inputs) - len(clips.videos))
+        rows: list[Row] = []
         with progress(len(inputs), "scoring") as bar:
-            batch = run_batch(
-                job, inputs, workers=workers, chunksize=chunksize, on_result=lambda _: bar.update(1)
-            )
-        rows = [_row(record, method, report) for record in batch]
-        for row, record in zip(rows, batch, strict=True):
-            notes.look_at(row, record)
+            running = clips.mixed(job, workers=workers, chunksize=chunksize)
+            with contextlib.closing(running):
+                for record in running:
+                    if isinstance(record, _ClipDone):
+                        bar.update(1)
+                    elif isinstance(record, Row):  # a video's frame, or its failure
+                        rows.append(record)
+                    else:
+                        # Each record's pictures go to the report's folder as it arrives.
+                        taken = record if gallery is None else gallery.take(record)
+                        rows.append(_row(taken, method, report))
+                        bar.update(1)
+        for row in rows:
+            notes.look_at(row)
         sharpness = {id(r): measure.sharpness(r.score) for r in rows if r.score is not None}
         verdicts.cut = blurry_cut(list(sharpness.values()), measure, cut)
         for row in rows:
             verdicts.add(row)
+            if gallery is not None and row.path not in clips.names:
+                gallery.add(row)
         # A ranking (--best) is listed sharpest first unless asked otherwise.
         order = sort or ("name" if fmt in STREAMED and best is None else "score")
         text = render(_order(rows, sharpness, order, best), fmt)
@@ -388,6 +492,18 @@ def blur_score_cmd(
         else:
             write_text(output, text, overwrite=overwrite, protected=inputs)
     notes.finish()
+    if gallery is not None:
+        given = [
+            f"{name} {value:g}"
+            for name, value in (
+                ("--threshold", threshold),
+                ("--percentile", percentile),
+                ("--sigma", sigma),
+            )
+            if value is not None
+        ]
+        cut_label = given[0] if given else ""
+        gallery.write(ctx, report, cut=verdicts.cut, cut_label=cut_label, protected=inputs)
     for action in actions:
         folders = [p for p in paths if p.is_dir()]
         _act(verdicts.to_act, action, folders=folders, report=report)
@@ -412,17 +528,21 @@ class _Notes:
     first_formula: str | None = None
     small: int = 0
     first_small: str | None = None
+    last_small: str | None = None
 
-    def look_at(self, row: Row, record: Record[FileScore]) -> None:
-        """Note what ``row`` (made from ``record``) needs said."""
+    def look_at(self, row: Row) -> None:
+        """Note what ``row`` needs said (a video's frames count as one input)."""
         if self.csv and formula_like(row):
             self.formulas += 1
             self.first_formula = self.first_formula or row.path
-        result = record.result
         size = self.working_size
-        if size is not None and result is not None and result.width * result.height < size:
+        later_frame = row.frame is not None and row.path == self.last_small
+        if size is None or row.width is None or row.height is None or later_frame:
+            return
+        if row.width * row.height < size:
             self.small += 1
-            self.first_small = self.first_small or f"{row.path}, {result.width}x{result.height}"
+            self.last_small = row.path
+            self.first_small = self.first_small or f"{row.path}, {row.width}x{row.height}"
 
     def finish(self) -> None:
         """Say what was noted."""
@@ -492,7 +612,7 @@ class _Verdicts:
             row.blurry = self.cut is not None and sharpness < self.cut
         if row.blurry and self.report.blurry is not None:
             self.report.blurry += 1
-            if self.keep_blurry:
+            if self.keep_blurry and row.frame is None:  # a frame is no file to move
                 self.to_act.append(Path(row.path))
         floor = self.options.fail_under
         if floor is not None and sharpness < self.measure.sharpness(floor):
@@ -537,7 +657,12 @@ def _count(number: int, noun: str) -> str:
 
 
 def _read_log(
-    path: Path, fmt: Format, method: str, verdicts: _Verdicts | None, report: Report
+    path: Path,
+    fmt: Format,
+    method: str,
+    verdicts: _Verdicts | None,
+    report: Report,
+    places: dict[str, _Place] | None = None,
 ) -> set[str]:
     """The paths recorded in the log a run resumes, each record counted toward the exit code.
 
@@ -548,9 +673,15 @@ def _read_log(
     than once (two runs that wrote one log at once, before logs were locked)
     counts once, and the run says so. A last line cut short is left out: the
     log drops it.
+
+    A video's frame records do not make its path recorded: ``places`` gets
+    the last frame recorded of each video, where its reading resumes. A
+    video's failure (a record without a frame) is recorded like an image's.
     """
     recorded: set[str] = set()
     repeated: list[str] = []
+    frames_seen: set[tuple[str, int]] = set()
+    places = {} if places is None else places
     for number, row in earlier_rows(path, fmt):
         if row.method != method:
             raise click.UsageError(
@@ -558,10 +689,20 @@ def _read_log(
                 f"scores with {method}; scores of different methods do not compare "
                 f"(give -m {row.method}, or another -o FILE)"
             )
-        if row.path in recorded:
+        if row.frame is not None and row.time is not None:
+            if (row.path, row.frame) in frames_seen:
+                repeated.append(f"{row.path} frame {row.frame}")
+                continue
+            frames_seen.add((row.path, row.frame))
+            place = places.setdefault(row.path, _Place(row.frame, row.time, 0))
+            place.records += 1
+            if row.frame > place.frame:
+                place.frame, place.time = row.frame, row.time
+        elif row.path in recorded:
             repeated.append(row.path)
             continue
-        recorded.add(row.path)
+        else:
+            recorded.add(row.path)
         if verdicts is None:
             continue
         if row.error is not None:
@@ -587,6 +728,81 @@ def _not_recorded(
             "this run (paths are matched as written: give the paths the first run was given)"
         )
     return todo
+
+
+@dataclass
+class _Place:
+    """Where a resumed video's reading goes on: after its last recorded frame."""
+
+    frame: int
+    time: float
+    records: int
+
+
+class _ClipDone:
+    """Follows the rows of one video in :meth:`_Clips.mixed`: that input is done."""
+
+
+_CLIP_DONE: Final = _ClipDone()
+
+
+class _Clips:
+    """A run's videos among its inputs, and their frames' rows, in input order.
+
+    Images go to the batch's pool (one record each); each video is decoded
+    here, in this process, with the decoder's own threads, and gives one row
+    per frame as it is decoded, so a streamed log has every frame scored so
+    far when the run stops. A resumed video goes on after its last recorded
+    frame (``places``).
+    """
+
+    def __init__(
+        self,
+        inputs: list[Path],
+        frames: Callable[..., Iterator[FrameScore]],
+        report: Report,
+        places: dict[str, _Place],
+        *,
+        method: str,
+    ) -> None:
+        self.inputs = inputs
+        self.method = method
+        self.videos = {path for path in inputs if is_video(path)}
+        self.names = {str(path) for path in self.videos}
+        self.frames = frames
+        self.report = report
+        self.places = places
+        resumed = [places[name] for name in self.names if name in places]
+        report.recorded += sum(place.records for place in resumed)
+
+    def mixed(
+        self, job: Callable[[Path], FileScore], *, workers: int | None, chunksize: int
+    ) -> Generator[Record[FileScore] | Row | _ClipDone, None, None]:
+        """Records of images, rows of videos' frames and :data:`_CLIP_DONE`, in input order."""
+        images = [path for path in self.inputs if path not in self.videos]
+        batch = iter_batch(job, images, workers=workers, chunksize=chunksize)
+        with contextlib.closing(batch):
+            for path in self.inputs:
+                if path in self.videos:
+                    yield from self._rows(path)
+                    yield _CLIP_DONE
+                else:
+                    yield next(batch)
+
+    def _rows(self, path: Path) -> Iterator[Row]:
+        place = self.places.get(str(path))
+        after = None if place is None else (place.frame, place.time)
+        method = self.method
+        try:
+            for found in self.frames(path, after=after):
+                self.report.success()
+                yield Row(
+                    str(path), found.score, method, found.width, found.height, None,
+                    found.warning, None, found.frame, found.time,
+                )  # fmt: skip
+        except EdgegradError as error:
+            self.report.failure(path, str(error))
+            yield Row(str(path), None, method, None, None, None, None, str(error))
 
 
 def _row(record: Record[FileScore], method: str, report: Report) -> Row:
@@ -650,6 +866,25 @@ def _order(rows: list[Row], sharpness: dict[int, float], sort: Sort, best: int |
     help="Tile side in pixels; the last row and column of tiles take the remainder.",
 )
 @method_option
+@click.option(
+    "--vmin",
+    type=Finite(),
+    help="Score at the colour scale's low end [default: the method's own, the same for "
+    "every image, e.g. 1 for lapv; log scale for lapv, teng, lapm, glvn].",
+)
+@click.option(
+    "--vmax",
+    type=Finite(),
+    help="Score at the colour scale's high end [default: the method's own, e.g. 10000 for "
+    "lapv]. Tiles beyond the scale take the colour of its nearer end.",
+)
+@click.option(
+    "--colormap",
+    type=click.Choice(list(COLORMAPS)),
+    default=DEFAULT_COLORMAP,
+    show_default=True,
+    help="Colour map; viridis and cividis are readable with colour blindness.",
+)
 @overwrite_option
 @max_pixels_option
 @debug_option
@@ -660,10 +895,21 @@ def focus_map_cmd(
     output: Path | None,
     tile: int,
     method: str,
+    vmin: float | None,
+    vmax: float | None,
+    colormap: str,
     overwrite: bool,
     max_pixels: int | None,
 ) -> None:
-    """Draw a per-tile sharpness heat map over IMAGE, with a scale bar."""
+    """Draw a per-tile sharpness heat map over IMAGE, with a legend.
+
+    The colour scale is fixed per method (or by --vmin/--vmax), so the maps
+    of different images compare: a blurry capture looks dark all over.
+    """
+    try:
+        focus_scale(method, vmin=vmin, vmax=vmax)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     target = output or image.with_name(f"{image.stem}.{FOCUS_MAP_TAG}.png")
     colour = writable_extensions("uint8", channels=3)
     if target.suffix.lower() not in colour:
@@ -685,7 +931,9 @@ def focus_map_cmd(
             scores = sharpness_map(loaded.array, tile=tile, method=method)
         except ValueError as error:
             raise ImageScoreError(image, f"cannot be mapped: {error}") from None
-        picture = render_focus_map(loaded.array, scores, tile, method)
+        picture = render_focus_map(
+            loaded.array, scores, tile, method, vmin=vmin, vmax=vmax, colormap=colormap
+        )
         written = write_image(target, picture, overwrite=overwrite, protected=(image,))
     except EdgegradError as error:
         report.failure(image, str(error))

@@ -4,17 +4,19 @@ NumPy arrays in, NumPy arrays out. See :mod:`edgegrad.filters` for the
 filters and their dtype rule, :mod:`edgegrad.kernels` for the kernels,
 :mod:`edgegrad.metrics` for the sharpness scores and :mod:`edgegrad.display`
 for turning responses into pixels. :mod:`edgegrad.io` (reading and writing
-files), :mod:`edgegrad.batch` (running a job over many inputs) and
-:mod:`edgegrad.jobs` (the per-file jobs) load on first use, so that
-``import edgegrad`` stays quick.
+files), :mod:`edgegrad.batch` (running a job over many inputs),
+:mod:`edgegrad.jobs` (the per-file jobs) and :mod:`edgegrad.focus` (fitting a
+focus sweep to its peak, :func:`~edgegrad.focus.fit_peak`, with scipy) load on
+first use, so that ``import edgegrad`` stays quick.
 """
 
 from __future__ import annotations
 
 from importlib import import_module as _import_module
-from types import ModuleType as _ModuleType
+from typing import Any as _Any
 
 from edgegrad.display import to_uint8
+from edgegrad.edges import canny
 from edgegrad.errors import (
     EdgegradError,
     FileError,
@@ -33,6 +35,7 @@ from edgegrad.metrics import (
     FocusMeasure,
     blur_effect,
     blur_score,
+    edge_blur,
     laplacian_variance,
     luma,
     modified_laplacian,
@@ -44,7 +47,9 @@ from edgegrad.metrics import (
 __version__ = "0.1.0"
 
 #: Submodules loaded on first attribute access (``edgegrad.io.read_image``).
-_LAZY_SUBMODULES = frozenset({"batch", "io", "jobs"})
+_LAZY_SUBMODULES = frozenset({"batch", "focus", "io", "jobs"})
+#: Names loaded from a submodule on first access (``edgegrad.fit_peak``).
+_LAZY_NAMES = {"FocusPeak": "focus", "fit_peak": "focus"}
 
 __all__ = [
     "METHODS",
@@ -52,6 +57,7 @@ __all__ = [
     "FileError",
     "FileReadError",
     "FocusMeasure",
+    "FocusPeak",
     "ImageReadError",
     "ImageScoreError",
     "ImageTooLargeError",
@@ -61,9 +67,12 @@ __all__ = [
     "__version__",
     "blur_effect",
     "blur_score",
+    "canny",
     "derivative_kernels",
     "directional",
     "directional_kernel",
+    "edge_blur",
+    "fit_peak",
     "gradient",
     "laplacian",
     "laplacian_kernel",
@@ -80,12 +89,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _ModuleType:
-    """Import :mod:`edgegrad.io`, :mod:`edgegrad.batch` or :mod:`edgegrad.jobs` on first use."""
+def __getattr__(name: str) -> _Any:
+    """Import :mod:`edgegrad.io`, :mod:`edgegrad.batch`, :mod:`edgegrad.jobs` or
+    :mod:`edgegrad.focus` (and ``fit_peak``, ``FocusPeak``) on first use."""
     if name in _LAZY_SUBMODULES:
         return _import_module(f"edgegrad.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(_import_module(f"edgegrad.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module 'edgegrad' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES})
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_NAMES})

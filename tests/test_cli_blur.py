@@ -19,7 +19,8 @@ from conftest import CliRun
 
 import edgegrad
 
-SWEEP = [f"focus_sweep/focus_{i:02d}.png" for i in range(7)]
+#: The sample focus sweep, sharpest first: z = 0..8, best focus at z = 4.4.
+SWEEP = [f"focus_sweep/focus_{z:02d}.png" for z in sorted(range(9), key=lambda z: abs(z - 4.4))]
 
 
 def hashes(root: Path) -> dict[str, str]:
@@ -64,7 +65,7 @@ def test_table_ranks_the_focus_sweep_sharpest_first(cli: CliRun, samples_dir: Pa
     assert result.exit_code == 0, result.stderr
     listed = [line.split()[-1] for line in result.stdout.splitlines()[1:]]
     assert [Path(p).name for p in listed] == [Path(n).name for n in SWEEP]
-    assert "7 scored, 0 failed" in result.stderr
+    assert "9 scored, 0 failed" in result.stderr
 
 
 def test_scores_match_the_library(cli: CliRun, shots: Path) -> None:
@@ -106,7 +107,9 @@ def test_machine_formats_share_one_schema(
         rows = json.loads(text)
     assert len(rows) == 6
     expected = {"path", "score", "method", "width", "height", "blurry", "warning", "error"}
-    assert all(set(r) == expected for r in rows)
+    # Still images leave a video frame's place empty.
+    assert all(set(r) == expected | {"frame", "time"} for r in rows)
+    assert all(r["frame"] in (None, "") and r["time"] in (None, "") for r in rows)
     broken = [r for r in rows if r["path"].endswith("broken.png")]
     assert len(broken) == 1
     assert broken[0]["error"]
@@ -238,8 +241,8 @@ def test_focus_map(cli: CliRun, tmp_path: Path) -> None:
     picture = cv2.imread(str(tmp_path / "half.focus-map.png"))
     assert picture.shape[0] == half.shape[0]
     assert picture.shape[1] > half.shape[1]
-    overlay = picture[:, : half.shape[1]].astype(np.float64)
-    # Both halves have the same mean gray; Inferno is brighter where sharper.
+    overlay = cv2.cvtColor(picture[:, : half.shape[1]], cv2.COLOR_BGR2GRAY).astype(np.float64)
+    # Both halves have the same mean gray; viridis is brighter (in luma) where sharper.
     assert overlay[:, :256].mean() > overlay[:, 256:].mean() + 40
     again = cli("focus-map", source)
     assert again.exit_code == 2

@@ -144,9 +144,9 @@ def test_records_reach_stdout_as_images_finish(corpus: list[Path]) -> None:
         assert process.poll() is None
     finally:
         rest, _ = kill(process)
-    assert header == "path,score,method,width,height,blurry,warning,error\n"
+    assert header == "path,score,method,width,height,blurry,warning,error,frame,time\n"
     assert first.startswith(f"{corpus[0]},")
-    assert first.endswith(",blur-effect,256,192,,,\n")
+    assert first.endswith(",blur-effect,256,192,,,,,\n")
     assert len(rest.splitlines()) < len(corpus) // 2  # the run was far from done
 
 
@@ -253,7 +253,8 @@ def test_resume_refuses_a_log_of_another_method(cli: CliRun, shots: Path, tmp_pa
         ("run.jsonl", '{"notes": "no newline at the end"}', "its last line is neither"),
         (
             "run.csv",
-            "path,score,method,width,height,blurry,warning,error\nx.png,1,lapv,2,2,maybe,,\n",
+            "path,score,method,width,height,blurry,warning,error,frame,time\n"
+            "x.png,1,lapv,2,2,maybe,,,,\n",
             "line 2 is not a blur-score record (blurry must be true, false or empty",
         ),
     ],

@@ -307,6 +307,17 @@ def test_csv_written_whole_quotes_carriage_returns_too() -> None:
     row = Row("a\rb.png", 1.5, "lapv", 2, 3, None, None, None)
     text = render([row], "csv")
     assert list(csv.reader(io.StringIO(text, newline=""))) == [
-        ["path", "score", "method", "width", "height", "blurry", "warning", "error"],
-        ["a\rb.png", "1.5", "lapv", "2", "3", "", "", ""],
+        [
+            "path",
+            "score",
+            "method",
+            "width",
+            "height",
+            "blurry",
+            "warning",
+            "error",
+            "frame",
+            "time",
+        ],
+        ["a\rb.png", "1.5", "lapv", "2", "3", "", "", "", "", ""],
     ]

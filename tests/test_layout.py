@@ -72,7 +72,7 @@ def test_the_cli_offers_every_registered_method() -> None:
     command = main.commands["blur-score"]
     method = next(p for p in command.params if p.name == "method")
     assert list(method.type.choices) == list(METHODS)  # type: ignore[attr-defined]
-    assert "blur-effect: higher is blurrier" in (method.help or "")
+    assert "blur-effect, edge-blur: higher is blurrier" in (method.help or "")
 
 
 def _mean_tiles(tiles: Any, gray: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -47,7 +47,9 @@ def test_main_job_ranks_the_focus_sweep(cli: CliRun, monkeypatch: pytest.MonkeyP
     result = cli(*args)
     assert result.exit_code == 0, result.stderr
     sweep = [line.split()[-1] for line in result.stdout.splitlines() if "focus_sweep" in line]
-    assert sweep == [f"sample_images/focus_sweep/focus_{i:02d}.png" for i in range(7)]
+    # Files at z = 0..8, best focus at z = 4.4: sharpest first.
+    nearest = sorted(range(9), key=lambda z: abs(z - 4.4))
+    assert sweep == [f"sample_images/focus_sweep/focus_{z:02d}.png" for z in nearest]
 
 
 def test_ci_installs_and_tests_as_the_readme_says() -> None:
@@ -80,3 +82,12 @@ def test_cli_examples_run(cli: CliRun, tmp_path: Path, monkeypatch: pytest.Monke
     assert Path("scores.csv").read_text(encoding="utf-8").startswith("path,score,")
     assert Path("map.png").is_file()
     assert not Path("blurry").exists()
+
+
+def test_focus_sweep_example_runs(cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = next(b for b in bash_blocks() if b.lstrip().startswith("edgegrad focus-sweep"))
+    first = shlex.split(block.splitlines()[0], comments=True)
+    monkeypatch.chdir(ROOT)
+    result = cli(*first[1:], "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert '"position": 4.44' in result.stdout

@@ -7,9 +7,12 @@ are all here; the modules behind them are private:
 * ``_decode``: decoding to the array of a read mode;
 * ``_read``: :func:`read_image` and :func:`read_image_checked`;
 * ``_fs``: temporary names, atomic writes, links, OS errors in words;
-* ``_write``: :func:`write_image`, :func:`write_text`;
+* ``_write``: :func:`write_image`, :func:`write_text`, :func:`write_bytes`;
 * ``_transfer``: :func:`transfer` (move, copy, link);
 * ``_walk``: :func:`iter_images`;
+* ``_video``: :func:`open_video`, :func:`iter_frames`, :func:`is_video` (video
+  frames through PyAV, the ``video`` extra; its module docstring holds the
+  decoding rules) and :class:`FrameFolder` (chosen frames written as PNG);
 * ``_record_log``: logs that grow by whole lines, for resumable batches.
 
 Reading rules, written down once
@@ -65,26 +68,55 @@ from edgegrad.io._read import (
 )
 from edgegrad.io._record_log import RecordLog, open_record_log, read_record_log
 from edgegrad.io._transfer import TRANSFER_ACTIONS, TransferAction, transfer
+from edgegrad.io._video import (
+    FRAME_NAME,
+    FRAMES_TABLE,
+    VIDEO_INSTALL,
+    VIDEO_MODES,
+    FrameFolder,
+    VideoFrame,
+    VideoInfo,
+    VideoMode,
+    VideoReader,
+    is_video,
+    iter_frames,
+    open_video,
+    video_support,
+)
 from edgegrad.io._walk import image_extensions, iter_images
-from edgegrad.io._write import writable_extensions, write_image, write_text
+from edgegrad.io._write import writable_extensions, write_bytes, write_image, write_text
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "FRAMES_TABLE",
+    "FRAME_NAME",
     "MAX_PIXELS_ENV",
     "READ_MODES",
     "TRANSFER_ACTIONS",
+    "VIDEO_INSTALL",
+    "VIDEO_MODES",
+    "FrameFolder",
     "LoadedImage",
     "ReadMode",
     "RecordLog",
     "TransferAction",
+    "VideoFrame",
+    "VideoInfo",
+    "VideoMode",
+    "VideoReader",
     "image_extensions",
+    "is_video",
+    "iter_frames",
     "iter_images",
     "open_record_log",
+    "open_video",
     "read_image",
     "read_image_checked",
     "read_record_log",
     "transfer",
+    "video_support",
     "writable_extensions",
+    "write_bytes",
     "write_image",
     "write_text",
 ]

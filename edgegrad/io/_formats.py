@@ -79,11 +79,69 @@ def sniff(data: bytes) -> str:
         return "hdr"
     if head[:4] == b"\x59\xa6\x6a\x95":
         return "sunraster"
+    video = sniff_video(data)
+    if video is not None:
+        raise NotAnImageError(
+            f"is a video ({VIDEO_FORMATS[video]}), not an image: read its frames with "
+            "edgegrad.io.iter_frames, or score them with edgegrad blur-score"
+        )
     if _looks_like_text(data[:1024]):
         raise NotAnImageError("not a recognised image format (looks like text)")
     raise NotAnImageError(
         f"unsupported or unrecognised format (starts with bytes {data[:8].hex(' ')})"
     )
+
+
+#: The video containers :func:`sniff_video` recognises, with the name users know them by.
+VIDEO_FORMATS: Final = {
+    "mp4": "MP4/MOV",
+    "matroska": "Matroska/WebM",
+    "avi": "AVI",
+    "mpegts": "MPEG-TS",
+}
+#: Enough of a file's start for :func:`sniff_video` (an MPEG-TS needs three packets).
+VIDEO_HEAD = 1024
+# The top-level atoms a QuickTime file may begin with when it has no ``ftyp``.
+_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_TS_PACKET = 188
+
+
+def sniff_video(data: bytes) -> str | None:
+    """The video container of ``data`` (a file's first bytes), or None.
+
+    ``"mp4"`` for an ISO base media file (MP4, MOV, M4V, 3GP) whose ``ftyp``
+    names no still-image brand, or a QuickTime file that starts with one of
+    its top-level atoms; ``"matroska"`` for an EBML header (Matroska, WebM);
+    ``"avi"`` for RIFF ``AVI ``; ``"mpegts"`` for the MPEG transport stream's
+    sync byte at every packet start of the first kilobyte, at least three
+    (188-byte packets, or the 192-byte packets of M2TS). Give it at least
+    :data:`VIDEO_HEAD` bytes.
+
+    Examples
+    --------
+    >>> sniff_video(b"\\x00\\x00\\x00\\x18ftypmp42\\x00\\x00\\x00\\x00mp42isom")
+    'mp4'
+    >>> sniff_video(b"\\x1aE\\xdf\\xa3" + bytes(60)), sniff_video(b"\\x89PNG\\r\\n\\x1a\\n")
+    ('matroska', None)
+    """
+    head = data[:16]
+    if head[4:8] == b"ftyp":
+        brands = {data[i : i + 4] for i in range(8, min(len(data), 8 + 64), 4)}
+        return None if brands & (_AVIF_BRANDS | _HEIF_BRANDS) else "mp4"
+    if head[4:8] in _QUICKTIME_ATOMS and int.from_bytes(head[:4], "big") >= 8:
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"GIF8"):
+        return None
+    for start, size in ((0, _TS_PACKET), (4, _TS_PACKET + 4)):
+        # Every packet start within the first kilobyte, and at least three.
+        starts = range(start, min(len(data), VIDEO_HEAD), size)
+        if len(starts) >= 3 and all(data[i] == 0x47 for i in starts):
+            return "mpegts"
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:

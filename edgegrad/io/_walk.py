@@ -21,6 +21,8 @@ _TOO_LONG = "its path is longer than the system allows (PATH_MAX); move it highe
 _BASE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
     | {".pgm", ".ppm", ".pbm", ".pnm", ".jp2"}
+    # Videos, whose frames are read by edgegrad.io.iter_frames.
+    | {".mp4", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m4v"}
 )
 
 
@@ -28,8 +30,10 @@ _BASE_EXTENSIONS = frozenset(
 def image_extensions() -> frozenset[str]:
     """Lower-case extensions (with the dot) that :func:`iter_images` picks up in folders.
 
-    ``.jpg .jpeg .png .tif .tiff .bmp .webp .pgm .ppm .pbm .pnm .jp2``, plus
-    ``.heic .heif`` when the optional ``pillow_heif`` package is installed.
+    ``.jpg .jpeg .png .tif .tiff .bmp .webp .pgm .ppm .pbm .pnm .jp2``, the
+    videos ``.mp4 .mov .mkv .webm .avi .ts .m4v``, plus ``.heic .heif`` when
+    the optional ``pillow_heif`` package is installed. Whether a file is a
+    video is then told by its content (:func:`edgegrad.io.is_video`).
     """
     if importlib.util.find_spec("pillow_heif") is not None:
         return _BASE_EXTENSIONS | {".heic", ".heif"}

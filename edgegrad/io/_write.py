@@ -12,10 +12,10 @@ import numpy as np
 import numpy.typing as npt
 
 from edgegrad._validate import check_array, check_bool, check_path
-from edgegrad.errors import ImageWriteError
+from edgegrad.errors import ImageWriteError, OutputExistsError
 from edgegrad.io._fs import BINARY, StrPath, check_target, os_reason, write_all, write_atomically
 
-__all__ = ["writable_extensions", "write_image", "write_text"]
+__all__ = ["writable_extensions", "write_bytes", "write_image", "write_text"]
 
 _U8, _U16, _F32, _F64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
 # Output extension -> (dtypes it holds losslessly, channel counts it holds).
@@ -179,6 +179,65 @@ def write_text(
             raise ImageWriteError(target, os_reason(error)) from None
         return target
     return write_atomically(target, lambda file: file.write(data), overwrite=overwrite)
+
+
+def write_bytes(
+    path: StrPath,
+    data: bytes,
+    *,
+    overwrite: bool = False,
+    protected: StrPath | Iterable[StrPath] = (),
+    durable: bool = True,
+) -> Path:
+    """Write bytes (an image already encoded, an asset of a report) to a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; missing parent folders are created.
+    data : bytes
+        The content, written as it is.
+    overwrite, protected
+        As for :func:`write_image`.
+    durable : bool, optional
+        ``True`` (the default): as :func:`write_text`, through a temporary
+        file, ``fsync`` and a rename, so the target is either whole or
+        untouched. ``False``: written in place, without a temporary file or
+        ``fsync``, for many small files that a durable write publishes
+        afterwards (the thumbnails of an HTML report, which only its page,
+        written last, refers to); a crash may leave one cut short. About 20
+        times faster for a 5 KB file (``benchmarks/README.md``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, once the bytes are in it.
+
+    Raises
+    ------
+    OutputExistsError, ImageWriteError
+        As for :func:`write_text`.
+    """
+    target = check_path(path)
+    overwrite = check_bool(overwrite, "overwrite")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"data must be bytes; got {type(data).__name__}")
+    check_target(target, overwrite, protected)
+    if durable:
+        return write_atomically(target, lambda file: file.write(data), overwrite=overwrite)
+    flags = os.O_WRONLY | os.O_CREAT | BINARY | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, flags, 0o666)
+        try:
+            write_all(fd, bytes(data))
+        finally:
+            os.close(fd)
+    except FileExistsError:
+        raise OutputExistsError(target, "already exists (it appeared during the write)") from None
+    except OSError as error:
+        raise ImageWriteError(target, os_reason(error)) from None
+    return target
 
 
 def _check_format(target: Path, suffix: str, array: npt.NDArray[Any]) -> None:
