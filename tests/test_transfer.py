@@ -325,6 +325,8 @@ def test_killing_blur_score_move_to_another_file_system_never_loses_or_duplicate
     originals = sorted(_sha256s(source))
     rng = random.Random(10)
     for seen in _kill_points(destination, rng):
+        if len(list(source.iterdir())) < 3:
+            break  # a loaded machine moves faster than it is killed: keep work for the rerun
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
