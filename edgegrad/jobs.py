@@ -528,7 +528,7 @@ def filter_file(
 #: Decoded frames that :func:`extract_frames` keeps in memory while it may still
 #: choose them; beyond this, the oldest are written out early (and removed if
 #: they are not chosen after all).
-HOLD_BYTES: Final = 512 * 1024 * 1024
+HOLD_BYTES: Final = 256 * 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -589,8 +589,12 @@ def _frame_score(
     center: float | None,
     working_size: int | None,
 ) -> float:
-    """Score one frame's luma (as stored: every measure is the same turned a right angle,
-    so only a region of the picture as shown needs it turned)."""
+    """Score one frame's luma.
+
+    As stored: every measure gives the same score for a picture turned by a
+    right angle, so only a region (``roi``) of the picture as shown needs it
+    turned first.
+    """
     image = frame.luma if roi is None else frame.gray()
     try:
         return metrics.blur_score(image, method, roi=roi, center=center, working_size=working_size)
