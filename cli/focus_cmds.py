@@ -35,9 +35,15 @@ from edgegrad.io import is_video, iter_frames, writable_extensions, write_image
 from edgegrad.jobs import score_file
 from edgegrad.metrics import METHODS, blur_score
 
-from .options import Finite, Walk, batch_options, walk_inputs
+from .options import (
+    Region,
+    Walk,
+    batch_options,
+    method_option,
+    region_options,
+    walk_inputs,
+)
 from .report import Report, check_results_writable, pool_plan, progress, say, write_results
-from .score_cmds import Region, _parse_roi, method_option
 
 #: Exit code when the sweep gives no trustworthy peak.
 EXIT_NO_PEAK = 5
@@ -178,13 +184,7 @@ def _regex_positions(pattern: str, inputs: Sequence[Path]) -> dict[Path, float]:
     help="For a video: score every STEP-th frame.",
 )
 @method_option
-@click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
-@click.option(
-    "--center",
-    type=Finite(0, 1, min_open=True),
-    metavar="FRACTION",
-    help="Score only a centred region of this fraction of width and height.",
-)
+@region_options
 @click.option(
     "--model",
     type=click.Choice(MODELS),

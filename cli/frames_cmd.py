@@ -19,17 +19,19 @@ from edgegrad.metrics import METHODS
 
 from .options import (
     Finite,
+    Region,
     Walk,
     debug_option,
     max_pixels_option,
+    method_option,
     overwrite_option,
     paths_argument,
+    region_options,
     verbose_option,
     walk_inputs,
     walk_options,
 )
 from .report import Fatal, Report
-from .score_cmds import Region, _parse_roi, method_option
 
 
 @click.command("frames")
@@ -68,13 +70,7 @@ from .score_cmds import Region, _parse_roi, method_option
     help="With --best: chosen frames are at least SECONDS apart [default: 0].",
 )
 @method_option
-@click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
-@click.option(
-    "--center",
-    type=Finite(0, 1, min_open=True),
-    metavar="FRACTION",
-    help="Score only a centred region of this fraction of width and height.",
-)
+@region_options
 @click.option(
     "--working-size",
     type=click.IntRange(min=16),

@@ -13,6 +13,7 @@ import click
 
 from edgegrad.io import iter_images
 from edgegrad.jobs import is_output_name
+from edgegrad.metrics import METHODS
 
 from .report import Fatal, Report
 
@@ -228,3 +229,49 @@ def walk_inputs(
     if not found and not report.skipped and not report.ignored and not report.failed:
         raise Fatal("no images found in the given paths")
     return found
+
+
+Region = tuple[int, int, int, int]
+
+
+def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Region | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or parts[2] <= 0 or parts[3] <= 0 or min(parts[:2]) < 0:
+        raise click.BadParameter(f"expected x,y,w,h in pixels with w, h > 0; got {value!r}")
+    x, y, w, h = parts
+    return x, y, w, h
+
+
+def _method_help() -> str:
+    """``--method``'s help, from the registry: each name with its direction."""
+    groups: dict[str, list[str]] = {}
+    for measure in METHODS.values():
+        groups.setdefault(measure.direction, []).append(measure.name)
+    return "; ".join(f"{', '.join(names)}: {direction}" for direction, names in groups.items())
+
+
+method_option = click.option(
+    "-m",
+    "--method",
+    type=click.Choice(list(METHODS)),
+    default="lapv",
+    show_default=True,
+    help=_method_help() + ".",
+)
+
+
+#: ``--roi X,Y,W,H`` or ``--center FRACTION``: the region a command scores.
+region_options = compose(
+    click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region."),
+    click.option(
+        "--center",
+        type=Finite(0, 1, min_open=True),
+        metavar="FRACTION",
+        help="Score only a centred region of this fraction of width and height.",
+    ),
+)

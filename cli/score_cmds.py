@@ -54,12 +54,15 @@ from edgegrad.metrics import METHODS, FocusMeasure, sharpness_map
 from .gallery import Gallery
 from .options import (
     Finite,
+    Region,
     Walk,
     batch_options,
     debug_option,
     max_pixels_option,
+    method_option,
     overwrite_option,
     paths_argument,
+    region_options,
     walk_inputs,
 )
 from .records import (
@@ -86,38 +89,6 @@ from .report import (
 
 Sort = Literal["score", "name"]
 SORTS: tuple[Sort, ...] = get_args(Sort)
-Region = tuple[int, int, int, int]
-
-
-def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Region | None:
-    if value is None:
-        return None
-    try:
-        parts = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or parts[2] <= 0 or parts[3] <= 0 or min(parts[:2]) < 0:
-        raise click.BadParameter(f"expected x,y,w,h in pixels with w, h > 0; got {value!r}")
-    x, y, w, h = parts
-    return x, y, w, h
-
-
-def _method_help() -> str:
-    """``--method``'s help, from the registry: each name with its direction."""
-    groups: dict[str, list[str]] = {}
-    for measure in METHODS.values():
-        groups.setdefault(measure.direction, []).append(measure.name)
-    return "; ".join(f"{', '.join(names)}: {direction}" for direction, names in groups.items())
-
-
-method_option = click.option(
-    "-m",
-    "--method",
-    type=click.Choice(list(METHODS)),
-    default="lapv",
-    show_default=True,
-    help=_method_help() + ".",
-)
 
 
 @dataclass(frozen=True)
@@ -171,13 +142,7 @@ class Action:
 @click.command("blur-score")
 @paths_argument
 @method_option
-@click.option("--roi", callback=_parse_roi, metavar="X,Y,W,H", help="Score only this region.")
-@click.option(
-    "--center",
-    type=Finite(0, 1, min_open=True),
-    metavar="FRACTION",
-    help="Score only a centred region of this fraction of width and height.",
-)
+@region_options
 @click.option(
     "--working-size",
     type=click.IntRange(min=16),
