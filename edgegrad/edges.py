@@ -480,11 +480,18 @@ def canny(
 #   0.7 to 1 of its pixels and up) that the next coarser level does not, with
 #   linear hand-over, so every blur is measured at the same relative scale
 #   and with the noise averaged away, and the estimate is continuous in the
-#   blur. A fine edge pixel the coarser level sees clearly blurrier is
-#   dropped. The answer is the weighted median over all levels (each pixel of
-#   level l standing for 2^l pixels of edge). Large levels are measured on
-#   the blocks holding the most edge contrast of the level above, so the cost
-#   stays bounded.
+#   blur. The coarsest level pooled speaks for every blur above; when it has
+#   few edges of its own (under 64 pixels of edge), the level below it keeps
+#   speaking for those blurs too, and each edge pixel's share is divided by
+#   its blur's total share, so that every blur counts once. A fine edge pixel
+#   the coarser level sees clearly blurrier is dropped. The answer is the
+#   weighted median over all levels (each pixel of level l standing for 2^l
+#   pixels of edge). Large levels are measured on
+#   the blocks holding the most edge contrast of the level above, so that
+#   the cost stays bounded; each block has a margin (reflected where it runs
+#   off the image), so that it measures exactly what the whole level
+#   measures there. Once a level with many edges leaves the finer levels
+#   under 2 % to speak for, they are not measured.
 # * The noise is estimated once, as white-noise equivalent at full
 #   resolution, from a low quantile of Immerkær's (1996) mask response at
 #   pyramid level 1 (where JPEG has not removed it) and carried to each level
@@ -504,8 +511,12 @@ _MAX_SHRINK: Final = 0.05
 _MIN_CONTRAST: Final = 4.0
 MIN_SUPPORT: Final = 16.0
 """Edge pixels, each counted by its isolation (0 to 1), an image needs at a level."""
+_STRONG_SUPPORT: Final = 4 * MIN_SUPPORT
 TILE_SUPPORT: Final = 4.0
 """The same for one tile of :func:`blur_tiles` (a tile is a small part of an edge)."""
+# Finer levels are not measured once they could speak for under this share of
+# a level's edges (estimate_blur).
+_FINER_SHARE: Final = 0.02
 _SWITCH_LOW: Final = 0.7
 _SWITCH_HIGH: Final = 1.0
 _START_SIDE: Final = 96
@@ -599,25 +610,32 @@ def _at_level(sigma2_0: float, level: int) -> float:
 def _pyramid(gray: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
     """Gaussian pyramid of a gray image on the 8-bit scale, exact for uint8.
 
-    Level 0 is ``gray`` itself (uint8, or float32); the others are float32.
-    A uint8 image's level 1 is computed in integers (``x · 256`` in uint16,
-    whose binomial sums OpenCV then divides by 256 exactly), so it equals the
-    float32 pyramid of the same values.
+    Level 0 is ``gray`` itself (uint8, or float32); the others are float32,
+    but for a uint8 image's level 1, which is computed in integers and kept
+    as uint16 in units of 1/256 DN (``x · 256``, whose binomial sums OpenCV
+    divides by 256 exactly, so it equals the float32 pyramid of the same
+    values): :func:`_as_float32` reads it back, and the levels above are
+    computed from that in float32.
     """
     levels: list[npt.NDArray[Any]] = [gray]
     while min(levels[-1].shape) >= 2 * _LEVEL_SIDE:
         last = levels[-1]
         if last.dtype == np.uint8:
-            scaled = np.left_shift(last, 8, dtype=np.uint16)
-            down = cv2.pyrDown(scaled).astype(np.float32)
-            down *= 1.0 / 256.0
+            down = cv2.pyrDown(np.left_shift(last, 8, dtype=np.uint16))
+        elif last.dtype == np.uint16:
+            down = cv2.pyrDown(_as_float32(last))
         else:
             down = cv2.pyrDown(last)
-        levels.append(np.asarray(down, np.float32))
+        levels.append(np.asarray(down))
     return levels
 
 
 def _as_float32(image: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """A pyramid level (or part of one) as float32 on the 8-bit scale."""
+    if image.dtype == np.uint16:
+        scaled: npt.NDArray[np.float32] = image.astype(np.float32)
+        scaled *= np.float32(1.0 / 256.0)
+        return scaled
     return np.asarray(image, dtype=np.float32)
 
 
@@ -630,7 +648,7 @@ def _noise_level(pyramid: Sequence[npt.NDArray[Any]]) -> float:
     noise, ``1/sqrt(12)`` DN.
     """
     level = 1 if len(pyramid) > 1 else 0
-    image = _as_float32(pyramid[level])
+    image = pyramid[level]
     height = image.shape[0]
     band = 16
     bands = height // band
@@ -638,6 +656,7 @@ def _noise_level(pyramid: Sequence[npt.NDArray[Any]]) -> float:
     if bands > wanted:
         starts = np.linspace(0, height - band, wanted).astype(np.intp)
         image = np.vstack([image[s : s + band] for s in starts])
+    image = _as_float32(image)
     kernel = _SECOND_DIFFERENCE.astype(np.float32)
     response = cv2.sepFilter2D(image, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
     rows = np.arange(response.shape[0]) % band if bands > wanted else None
@@ -745,6 +764,11 @@ def _maxima(
     return result
 
 
+def _border() -> int:
+    """Pixels at a level's edges where no edge pixel is measured (the re-blur's reach)."""
+    return math.ceil(2 * math.hypot(_DERIVATIVE_SIGMA, _REBLUR_SIGMA)) + 2
+
+
 def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPoints:
     """The reliable edge pixels of one image (a pyramid level) and their blur.
 
@@ -768,7 +792,7 @@ def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPo
     _, _, m2 = _gaussian_gradient(work, d2)
     v1, v2 = _scale(d1).variance, _scale(d2).variance
     noise1 = noise * _noise_gain(level, d1)
-    border = math.ceil(2 * d2) + 2
+    border = _border()
     maxima = _maxima(gx, gy_down, m1, _SNR * noise1)
     maxima[: border - 1] = False
     maxima[-(border - 1) :] = False
@@ -876,21 +900,50 @@ def _blocks(
 def _measure_blocks(
     image: npt.NDArray[Any], noise: float, level: int, corners: list[tuple[int, int]]
 ) -> BlurPoints:
-    """:func:`blur_points` on a mosaic of blocks with margins, mapped back to the level."""
+    """:func:`blur_points` on a mosaic of blocks with margins, mapped back to the level.
+
+    Each block is cut out with a margin of ``_MARGIN`` pixels on every side;
+    where the margin runs off the image it is filled by reflection
+    (``BORDER_REFLECT_101``, the filters' own border), so that every block
+    sees what it would see in the whole level, and the seams between the
+    mosaic's tiles (sharp steps of the mosaic, not of the scene) stay a
+    margin away from it. Points as near the level's edges as the whole-level
+    measure would leave out are left out.
+    """
     height, width = image.shape
     side = _BLOCK + 2 * _MARGIN
-    tops = [min(max(y - _MARGIN, 0), height - side) for y, _ in corners]
-    lefts = [min(max(x - _MARGIN, 0), width - side) for _, x in corners]
-    mosaic = np.vstack(
-        [image[t : t + side, left : left + side] for t, left in zip(tops, lefts, strict=True)]
-    )
-    points = blur_points(mosaic, noise, level)
+    tiles = []
+    for top, left in corners:
+        y0, x0 = max(top - _MARGIN, 0), max(left - _MARGIN, 0)
+        y1 = min(top + _BLOCK + _MARGIN, height)
+        x1 = min(left + _BLOCK + _MARGIN, width)
+        tiles.append(
+            cv2.copyMakeBorder(
+                np.ascontiguousarray(image[y0:y1, x0:x1]),
+                y0 - (top - _MARGIN),
+                top + _BLOCK + _MARGIN - y1,
+                x0 - (left - _MARGIN),
+                left + _BLOCK + _MARGIN - x1,
+                cv2.BORDER_REFLECT_101,
+            )
+        )
+    points = blur_points(np.vstack(tiles), noise, level)
     window = (points.y // side).astype(np.intp)
-    y = points.y - window * side + np.asarray(tops, np.float64)[window]
-    x = points.x + np.asarray(lefts, np.float64)[window]
     block_y = np.asarray([c[0] for c in corners], np.float64)[window]
     block_x = np.asarray([c[1] for c in corners], np.float64)[window]
-    inside = (y >= block_y) & (y < block_y + _BLOCK) & (x >= block_x) & (x < block_x + _BLOCK)
+    y = points.y - window * side + block_y - _MARGIN
+    x = points.x + block_x - _MARGIN
+    edge = _border()
+    inside = (
+        (y >= block_y)
+        & (y < block_y + _BLOCK)
+        & (x >= block_x)
+        & (x < block_x + _BLOCK)
+        & (np.rint(y) >= edge)
+        & (np.rint(y) < height - edge)
+        & (np.rint(x) >= edge)
+        & (np.rint(x) < width - edge)
+    )
     return points._replace(y=y, x=x).select(inside)
 
 
@@ -898,16 +951,22 @@ def _blocky(gray: npt.NDArray[Any]) -> bool:
     """Whether the image shows JPEG's 8x8 block seams.
 
     Small steps (first differences, clipped at 8 DN, averaged down up to 256
-    rows, and across as many columns) are compared between the columns where
-    blocks meet and those mid-block, by their medians over columns: seams at
-    least 25 % stronger, on an image with some fine variation elsewhere, mean
-    blocking. A scene's own edges fall on a few seams, not on all.
+    rows, and across as many columns, over at most 1024 pixels of each from
+    the middle) are compared between the columns where blocks meet and those
+    mid-block, by their medians over columns: seams at least 25 % stronger,
+    on an image with some fine variation elsewhere, mean blocking. A scene's
+    own edges fall on a few seams, not on all.
     """
     if min(gray.shape) < 32:
         return False
-    rows = np.linspace(0, gray.shape[0] - 1, min(256, gray.shape[0])).astype(np.intp)
-    cols = np.linspace(0, gray.shape[1] - 1, min(256, gray.shape[1])).astype(np.intp)
-    for lines in (gray[rows, :].astype(np.float32), gray[:, cols].T.astype(np.float32)):
+    height, width = gray.shape
+    rows = np.linspace(0, height - 1, min(256, height)).astype(np.intp)
+    cols = np.linspace(0, width - 1, min(256, width)).astype(np.intp)
+    # At most 1024 pixels of each line, from the middle, starting on a block seam.
+    top, left = (max(0, (side - 1024) // 2) // 8 * 8 for side in gray.shape)
+    across = gray[rows, left : left + 1024].astype(np.float32)
+    down = gray[top : top + 1024, cols].T.astype(np.float32)
+    for lines in (across, down):
         # Per column, then the median over columns: blocking raises every
         # seam, a scene's edge on a seam raises one.
         columns = np.minimum(np.abs(np.diff(lines, axis=1)), 8.0).mean(axis=0)
@@ -937,6 +996,11 @@ def _off_jpeg_grid(points: BlurPoints) -> BoolArray:
     on_y = (np.abs(points.normal_y) > aligned) & (phase_y > 4.0 - seam)
     result: BoolArray = ~(on_x | on_y)
     return result
+
+
+def _large(image: npt.NDArray[Any]) -> bool:
+    """Whether a pyramid level is too large to measure whole (and large enough for blocks)."""
+    return image.size > _CROP_BUDGET and min(image.shape) >= _BLOCK + 2 * _MARGIN
 
 
 def _start_level(pyramid: Sequence[npt.NDArray[Any]]) -> int:
@@ -986,18 +1050,49 @@ def _coarse_view(fine: BlurPoints, coarse: BlurPoints) -> Float64:
     """
     if coarse.sigma2.size == 0 or fine.sigma2.size == 0:
         return np.ones_like(fine.sigma2)
-    cy = np.rint(coarse.y).astype(np.intp)
-    cx = np.rint(coarse.x).astype(np.intp)
-    fy = np.rint(fine.y / 2.0).astype(np.intp)
-    fx = np.rint(fine.x / 2.0).astype(np.intp)
-    height = int(max(cy.max(), fy.max())) + 3
+    # The sharpest coarse edge pixel in each coarse pixel, then, for each fine
+    # point, the sharpest in the 3x3 coarse pixels around it (a sparse erosion).
+    cy = np.rint(coarse.y).astype(np.int64)
+    cx = np.rint(coarse.x).astype(np.int64)
+    fy = np.rint(fine.y / 2.0).astype(np.int64)
+    fx = np.rint(fine.x / 2.0).astype(np.int64)
     width = int(max(cx.max(), fx.max())) + 3
-    grid = np.full((height, width), np.inf, np.float32)
-    np.minimum.at(grid, (cy, cx), coarse.sigma2.astype(np.float32))
-    nearby = cv2.erode(grid, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    key = cy * width + cx
+    order = np.lexsort((coarse.sigma2, key))
+    key, first = np.unique(key[order], return_index=True)
+    sharpest = coarse.sigma2[order][first]
+    nearby = np.full(fine.sigma2.shape, np.inf)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            wanted = (fy + dy) * width + (fx + dx)
+            at = np.minimum(np.searchsorted(key, wanted), key.size - 1)
+            found = key[at] == wanted
+            nearby[found] = np.minimum(nearby[found], sharpest[at[found]])
     predicted = (np.maximum(fine.sigma2, 0.0) + 1.0) / 4.0
-    consistent: Float64 = np.where(nearby[fy, fx] > 2.25 * predicted + 0.1, 0.0, 1.0)
+    consistent: Float64 = np.where(nearby > 2.25 * predicted + 0.1, 0.0, 1.0)
     return consistent
+
+
+def _level_sigma2(sigma2_0: Float64, level: int) -> Float64:
+    """A full-resolution squared blur as seen at pyramid ``level``, in its pixels²."""
+    result: Float64 = (sigma2_0 + (4.0**level - 1.0) / 3.0) / 4.0**level
+    return result
+
+
+def _share(sigma2_0: Float64, level: int, coarsest: int, weak: bool) -> Float64:
+    """How much ``level`` speaks for an edge of squared blur ``sigma2_0`` (full-resolution px²).
+
+    A level speaks for the blurs it resolves (``_rise``; level 0 for every
+    blur) until the next coarser level resolves them too; the coarsest level
+    pooled speaks for every blur above. When that level is ``weak`` (fewer
+    than ``_STRONG_SUPPORT`` edge pixels of its own), the level below it
+    keeps speaking for those blurs as well: a few edges must not decide the
+    blurriest edges alone.
+    """
+    share = np.ones_like(sigma2_0) if level == 0 else _rise(_level_sigma2(sigma2_0, level))
+    if level < coarsest and not (weak and level == coarsest - 1):
+        share = share * (1.0 - _rise(_level_sigma2(sigma2_0, level + 1)))
+    return share
 
 
 def _pool(measured: dict[int, BlurPoints]) -> _Pooled:
@@ -1005,19 +1100,19 @@ def _pool(measured: dict[int, BlurPoints]) -> _Pooled:
 
     A level speaks for an edge whose blur it resolves (at least about 0.7 of
     its pixels, fully from 1) and that the next coarser level does not
-    resolve yet, so the shares of the levels add up to one for every blur;
-    the coarsest level with enough edges of its own speaks for every blur
-    above. A fine edge pixel that the coarser level sees clearly blurrier
-    has no say (:func:`_coarse_view`).
+    resolve yet (:func:`_share`), with linear hand-over. The coarsest level
+    with enough edges of its own speaks for every blur above, and when it
+    has few (under ``_STRONG_SUPPORT``), so does the level below it. Each
+    edge pixel's share is divided by the total share of its blur over the
+    levels pooled, so that every blur counts once. A fine edge pixel that the
+    next coarser level sees clearly blurrier has no say (:func:`_coarse_view`).
     Each pixel of level ``l`` stands for ``2**l`` full-resolution pixels of
     edge.
     """
     # A level with too few edges of its own hands nothing on: the finer levels
     # then speak for the blurs it would have resolved.
     supported = [
-        level
-        for level, points in measured.items()
-        if float(np.sum(points.isolation)) * 2.0**level >= MIN_SUPPORT
+        level for level, points in measured.items() if _support(points, level) >= MIN_SUPPORT
     ]
     # Shares can leave the coarsest such level with too little to say: then
     # the next finer one speaks for everything above it.
@@ -1031,16 +1126,19 @@ def _pool(measured: dict[int, BlurPoints]) -> _Pooled:
 def _pool_from(measured: dict[int, BlurPoints], coarsest: int) -> _Pooled:
     """:func:`_pool` with the hand-off stopping at level ``coarsest``."""
     parts: list[tuple[Float64, ...]] = []
+    weak = coarsest not in measured or _support(measured[coarsest], coarsest) < _STRONG_SUPPORT
     for level, points in measured.items():
         if level > coarsest:
             continue
-        share = np.ones_like(points.sigma2) if level == 0 else _rise(points.sigma2)
-        if level < coarsest:
-            share = share * (1.0 - _rise((points.sigma2 + 1.0) / 4.0))
+        sigma2 = 4.0**level * points.sigma2 - (4.0**level - 1.0) / 3.0
+        total = sum(
+            (_share(sigma2, other, coarsest, weak) for other in range(coarsest + 1)),
+            np.zeros_like(sigma2),
+        )
+        share = _share(sigma2, level, coarsest, weak) / total
         if level + 1 in measured:
             share = share * _coarse_view(points, measured[level + 1])
         scale = 2.0**level
-        sigma2 = 4.0**level * points.sigma2 - (4.0**level - 1.0) / 3.0
         parts.append(
             (
                 points.y * scale,
@@ -1058,23 +1156,40 @@ def _pool_from(measured: dict[int, BlurPoints], coarsest: int) -> _Pooled:
     return _Pooled(y[keep], x[keep], sigma[keep], weight[keep], support[keep])
 
 
+def _support(points: BlurPoints, level: int) -> float:
+    """A level's edge pixels counted by isolation, in full-resolution pixels of edge."""
+    return float(np.sum(points.isolation)) * 2.0**level
+
+
+def _finer_say(points: BlurPoints) -> Float64:
+    """For each edge pixel of a level, the most the next finer level could say about its blur.
+
+    The finer level speaks for a blur until this level resolves it
+    (:func:`_share`).
+    """
+    say: Float64 = 1.0 - _rise(points.sigma2)
+    return say
+
+
 def estimate_blur(gray: npt.NDArray[Any], noise: float | None = None) -> BlurEstimate:
     """The blur, in pixels, of a checked 2-D gray image on the 8-bit scale.
 
     See :func:`edgegrad.edge_blur`. ``noise`` (DN) replaces the estimate.
-    Every pyramid level is measured, coarse to fine; a level too large to
+    The pyramid levels are measured coarse to fine; a level too large to
     measure whole is measured on the blocks where the level above found the
-    most edge contrast.
+    most edge contrast. Once a level has plenty of edges of its own
+    (``_STRONG_SUPPORT``) and the finer levels could speak (:func:`_finer_say`) for
+    under ``_FINER_SHARE`` of them, the finer levels are not measured: every
+    blur there is measured well where it is.
     """
     pyramid = _pyramid(gray)
     sigma_n = _noise_level(pyramid) if noise is None else max(noise, _QUANTIZATION_NOISE)
-    start = _start_level(pyramid)
     measured: dict[int, BlurPoints] = {}
     guide: BlurPoints | None = None
-    for level in range(start, -1, -1):
+    pooled: _Pooled | None = None
+    for level in range(_start_level(pyramid), -1, -1):
         image = pyramid[level]
-        large = image.size > _CROP_BUDGET and min(image.shape) >= _BLOCK + 2 * _MARGIN
-        if large:
+        if _large(image):
             corners = _blocks(image.shape, guide, 2.0)
             points = _measure_blocks(image, sigma_n, level, corners)
         else:
@@ -1083,7 +1198,15 @@ def estimate_blur(gray: npt.NDArray[Any], noise: float | None = None) -> BlurEst
             points = points.select(_off_jpeg_grid(points))
         measured[level] = points
         guide = points
-    pooled = _pool(measured)
+        own = _support(points, level)
+        finer = float(np.sum(points.isolation * _finer_say(points))) * 2.0**level
+        if level > 0 and own >= _STRONG_SUPPORT and finer < _FINER_SHARE * own:
+            pooled = _pool(measured)
+            if float(np.sum(pooled.support)) >= MIN_SUPPORT:
+                break
+        pooled = None
+    if pooled is None:
+        pooled = _pool(measured)
     if float(np.sum(pooled.support)) < MIN_SUPPORT:
         return BlurEstimate(math.nan, sigma_n, pooled.sigma.size)
     return BlurEstimate(weighted_median(pooled.sigma, pooled.weight), sigma_n, pooled.sigma.size)

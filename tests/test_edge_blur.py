@@ -152,10 +152,57 @@ def test_dead_leaves_charts_at_known_blur(charts: dict[float, NDArray[np.float64
                 if sigma >= 1:
                     errors.append(abs(values[-1] - math.sqrt(sigma**2 + 1 / 12)))
             assert np.all(np.diff(values) > 0), (contrast, noise, values)
-    assert float(np.median(errors)) < 0.12  # measured 0.07
+    assert float(np.median(errors)) < 0.12  # measured 0.093 (0.07 before the weak-level rule)
     # The hard corner, 25 % contrast with 5 DN of noise, reads low: measured
     # 1.26 px for 2 px and 2.81 for 4 px (benchmarks/README.md has the corpus).
     assert max(errors) < 1.3
+
+
+def _jpeg(image: NDArray[np.uint8], quality: int) -> NDArray[np.uint8]:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return np.asarray(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), np.uint8)
+
+
+@pytest.mark.parametrize(("scene", "quality"), [(7, 95), (7, 85), (7, 75), (11, 95), (11, 85)])
+def test_jpeg_charts_at_known_blur_stay_in_order(scene: int, quality: int) -> None:
+    # 2.5 DN of noise and JPEG, as a camera saves them. Scene 11 at JPEG 95 and
+    # 85 read 4.32 and 4.65 px at σ = 4, above σ = 5, before blocks took their
+    # margins by reflection (test below); it still does at JPEG 75 (4.08, then
+    # 3.75 at σ = 5: a 384 px chart has few isolated edges that blurred).
+    charts = {sigma: _dead_leaves(384, scene, sigma) for sigma in (2.0, 3.0, 4.0, 5.0)}
+    values = [
+        edge_blur(_jpeg(_capture(chart, 2.5, int(sigma)), quality))
+        for sigma, chart in charts.items()
+    ]
+    assert np.all(np.diff(values) > 0), values
+    errors = np.abs(np.array(values) - np.array(list(charts)))
+    # Measured: at most 0.31 px up to σ = 4 (3.69 at JPEG 85); σ = 5 reads low
+    # on a chart this small, by up to 0.78 px (4.22, scene 11 at JPEG 95).
+    assert errors[:3].max() < 0.35, values
+    assert errors[3] < 0.85, values
+
+
+def test_a_block_measures_exactly_what_the_whole_level_measures() -> None:
+    # Large levels are measured on blocks stacked into one mosaic. Blocks at the
+    # image's edges (the bottom row, a corner) get their margin by reflection,
+    # as the filters treat the image's border, so the seams between the
+    # mosaic's tiles never reach a block: before, 128 of 400 edge pixels found
+    # in these blocks were such seams, read as sharp (σ < 1 px) edges.
+    chart = _capture(_dead_leaves(384, 7, 3.0), 2.0, 1)
+    corners = [(320, 0), (320, 128), (320, 320), (0, 320), (128, 192)]
+    blocks = edges_module._measure_blocks(chart, 2.0, 0, corners)
+    whole = edges_module.blur_points(chart, 2.0, 0)
+    inside = np.zeros(whole.y.size, bool)
+    for top, left in corners:
+        inside |= (
+            (whole.y >= top) & (whole.y < top + 64) & (whole.x >= left) & (whole.x < left + 64)
+        )
+    expected = whole.select(inside)
+    assert blocks.y.size == expected.y.size > 200
+    order, expected_order = np.lexsort((blocks.x, blocks.y)), np.lexsort((expected.x, expected.y))
+    for got, want in zip(blocks, expected, strict=True):
+        np.testing.assert_allclose(got[order], want[expected_order], rtol=1e-9, atol=1e-9)
 
 
 def test_contrast_and_brightness_do_not_change_it(
@@ -214,9 +261,10 @@ def test_bit_depth_does_not_change_it(sample: Callable[..., NDArray[np.uint8]], 
     else:
         version = (gray / 255.0).astype(dtype)
     assert edge_blur(version) == pytest.approx(edge_blur(gray), rel=1e-6)
-    # float32 resampling rounds differently per dtype: measured up to 1.1e-5.
+    # float32 resampling rounds differently per dtype (3e-5 DN), which moves the
+    # noise estimate by 4e-4 of itself: measured up to 2.7e-5.
     assert blur_score(version, "edge-blur", working_size=50_000) == pytest.approx(
-        blur_score(gray, "edge-blur", working_size=50_000), rel=2e-5
+        blur_score(gray, "edge-blur", working_size=50_000), rel=5e-5
     )
 
 
