@@ -256,10 +256,9 @@ def test_rendered_sweeps_find_the_peak_between_steps(
     z, scores = _scored(z, frames, method)
     peak = fit_peak(z, scores, higher_is_sharper=measure.sharper_is_higher)
     assert peak.position is not None, peak.reason
-    # Target 0.25 step. Measured: lapv and teng at most 0.06 step on these
-    # sweeps, edge-blur 0.12 (the astronaut crop, whose edges stay 3.3 px wide
-    # in focus).
-    assert abs(peak.position - z0) / step < (0.15 if method == "edge-blur" else 0.1)
+    # Target 0.25 step. Measured: lapv and teng at most 0.07 step on these
+    # sweeps, edge-blur 0.083 (coffee).
+    assert abs(peak.position - z0) / step < 0.1
     assert peak.bracketed
 
 
@@ -288,12 +287,16 @@ def test_a_rendered_sweep_of_one_blur_is_flat(sample: Callable[..., Any]) -> Non
     assert peak.extend is None
 
 
-#: edge-blur's own curves are too noisy on some of these sweeps (a score that
-#: jumps between neighbouring captures, 0.0 at focus on rocket.jpg): fit_peak
-#: refuses them (R² < 0.9) rather than name a peak, and once misses by 0.27
-#: step (benchmarks/README.md). Strict: the day it passes, this mark must go.
+#: edge-blur meets the goal on the 40 of these 50 sweeps where fit_peak trusts
+#: its curve (median 0.025 step, worst 0.088, the 95 % interval covers all 40),
+#: but none of the 10 brick.png sweeps gets a peak: the wall's dense texture
+#: has few isolated step edges, so edge-blur refuses 7 or more of the 11
+#: captures, and fit_peak rightly finds too few positions to trust. Letting
+#: edge-blur score such captures gave numbers that do not follow the blur and
+#: trusted peaks up to 2 steps off. Strict: the day it passes, this mark must
+#: go.
 EDGE_BLUR_MISSES = pytest.mark.xfail(
-    strict=True, reason="edge-blur curves too noisy to meet the goal on every sweep"
+    strict=True, reason="edge-blur refuses most captures of brick.png's dense texture"
 )
 
 
