@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import threading
-from typing import Any
+from typing import Any, Final
 
 import cv2
 import numpy as np
@@ -50,6 +50,9 @@ _LIBJPEG_WARNINGS = (
     "Application transferred too",
 )
 _STDERR_LOCK = threading.Lock()
+#: Whether libjpeg's messages reach the capture: the C runtimes of Windows need
+#: not share file descriptor 2 with Python's.
+SEES_LIBJPEG_WARNINGS: Final = sys.platform != "win32"
 
 
 def decode(
@@ -86,25 +89,35 @@ def imdecode_watching_libjpeg(
     """cv2.imdecode with file descriptor 2 captured, to see libjpeg's warnings.
 
     libjpeg reports recoverable corruption only by printing to stderr. Lines that
-    are not such warnings are written back to stderr unchanged.
+    are not such warnings are written back to stderr unchanged. The capture is
+    one in-memory file per process (:func:`_capture`), emptied after each decode
+    that wrote to it, instead of a temporary file per decode.
     """
-    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+    with _STDERR_LOCK:
         if sys.stderr is not None:
             sys.stderr.flush()
         try:
             saved = os.dup(2)
         except OSError:
             return cv2.imdecode(buffer, flags), None
+        sink = _capture()
         try:
-            os.dup2(sink.fileno(), 2)
+            os.dup2(sink, 2)
             try:
                 image = cv2.imdecode(buffer, flags)
             finally:
                 os.dup2(saved, 2)
         finally:
             os.close(saved)
-        sink.seek(0)
-        lines = sink.read().decode(errors="replace").splitlines(keepends=True)
+        # fd 2 shared the sink's offset: it stands at the end of what was written.
+        written = os.lseek(sink, 0, os.SEEK_CUR)
+        if not written:
+            return image, None
+        os.lseek(sink, 0, os.SEEK_SET)
+        captured = os.read(sink, written)
+        os.lseek(sink, 0, os.SEEK_SET)
+        os.ftruncate(sink, 0)
+    lines = captured.decode(errors="replace").splitlines(keepends=True)
     complaints = [line.strip() for line in lines if line.startswith(_LIBJPEG_WARNINGS)]
     others = "".join(line for line in lines if not line.startswith(_LIBJPEG_WARNINGS))
     if others:
@@ -112,6 +125,30 @@ def imdecode_watching_libjpeg(
     if not complaints:
         return image, None
     return image, f"damaged or non-conforming JPEG data (libjpeg: {'; '.join(complaints)})"
+
+
+# This process's capture file, and the process that opened it: a forked child,
+# which would share the parent's file offset, opens its own.
+_SINK: dict[int, Any] = {}
+
+
+def _capture() -> int:
+    """The descriptor of this process's capture file for libjpeg's messages.
+
+    A ``memfd`` where the system has one (Linux), else an anonymous temporary
+    file; either way opened once per process and kept open, instead of a
+    temporary file made and removed for every decode. Call it with
+    ``_STDERR_LOCK`` held.
+    """
+    pid = os.getpid()
+    if pid not in _SINK:
+        _SINK.clear()  # an inherited one is left to its own process
+        if hasattr(os, "memfd_create"):
+            _SINK[pid] = os.memfd_create("edgegrad-libjpeg-messages", os.MFD_CLOEXEC)
+        else:
+            _SINK[pid] = tempfile.TemporaryFile()  # noqa: SIM115 (open while the process lives)
+    sink = _SINK[pid]
+    return sink if isinstance(sink, int) else int(sink.fileno())
 
 
 def _decode_heif(data: bytes) -> npt.NDArray[Any]:

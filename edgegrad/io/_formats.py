@@ -192,7 +192,17 @@ def _probe_png(data: bytes) -> Probe:
 _PNG_TRUNCATED = "truncated PNG: the file ends before the IEND chunk"
 
 
-def _probe_jpeg(data: bytes) -> Probe:
+def probe_jpeg_header(data: bytes) -> Probe:
+    """Size and EXIF of a JPEG from its markers up to the first scan, data unchecked.
+
+    For a reader that lets the decoder check the entropy-coded data (libjpeg
+    warns about everything the full walk of :func:`_probe_jpeg` finds there)
+    and walks the markers only once the decoder has complained.
+    """
+    return _probe_jpeg(data, header_only=True)
+
+
+def _probe_jpeg(data: bytes, *, header_only: bool = False) -> Probe:
     """Walk the JPEG markers to EOI, checking the entropy-coded data between them."""
     size: tuple[int, int] | None = None
     exif: bytes | None = None
@@ -228,6 +238,8 @@ def _probe_jpeg(data: bytes) -> Probe:
             continue
         if size is None:
             raise NotAnImageError("corrupt JPEG: image data before the frame header")
+        if header_only:
+            return Probe(size[1], size[0], exif=exif)
         scans += 1
         entropy = entropy or _JpegEntropy(data)
         found = entropy.next_marker(end, scans)
