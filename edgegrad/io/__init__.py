@@ -9,7 +9,10 @@ are all here; the modules behind them are private:
 * ``_fs``: temporary names, atomic writes, links, OS errors in words;
 * ``_write``: :func:`write_image`, :func:`write_text`, :func:`write_bytes`;
 * ``_transfer``: :func:`transfer` (move, copy, link);
-* ``_walk``: :func:`iter_images`;
+* ``_walk``: :func:`iter_images` (local folders, and URLs' through fsspec);
+* ``_remote``: :class:`URL` and reading, listing and uploading through fsspec
+  (the ``remote``, ``s3``, ``gcs`` and ``azure`` extras; its module docstring
+  says where credentials come from);
 * ``_video``: :func:`open_video`, :func:`iter_frames`, :func:`is_video` (video
   frames through PyAV, the ``video`` extra; its module docstring holds the
   decoding rules) and :class:`FrameFolder` (chosen frames written as PNG);
@@ -67,6 +70,15 @@ from edgegrad.io._read import (
     read_image_checked,
 )
 from edgegrad.io._record_log import RecordLog, open_record_log, read_record_log
+from edgegrad.io._remote import (
+    REMOTE_SCHEMES,
+    URL,
+    Location,
+    as_location,
+    is_url,
+    remote_support,
+    url_exists,
+)
 from edgegrad.io._transfer import TRANSFER_ACTIONS, TransferAction, transfer
 from edgegrad.io._video import (
     FRAME_NAME,
@@ -84,7 +96,13 @@ from edgegrad.io._video import (
     video_support,
 )
 from edgegrad.io._walk import image_extensions, iter_images
-from edgegrad.io._write import writable_extensions, write_bytes, write_image, write_text
+from edgegrad.io._write import (
+    open_output,
+    writable_extensions,
+    write_bytes,
+    write_image,
+    write_text,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -92,11 +110,14 @@ __all__ = [
     "FRAME_NAME",
     "MAX_PIXELS_ENV",
     "READ_MODES",
+    "REMOTE_SCHEMES",
     "TRANSFER_ACTIONS",
+    "URL",
     "VIDEO_INSTALL",
     "VIDEO_MODES",
     "FrameFolder",
     "LoadedImage",
+    "Location",
     "ReadMode",
     "RecordLog",
     "TransferAction",
@@ -104,16 +125,21 @@ __all__ = [
     "VideoInfo",
     "VideoMode",
     "VideoReader",
+    "as_location",
     "image_extensions",
+    "is_url",
     "is_video",
     "iter_frames",
     "iter_images",
+    "open_output",
     "open_record_log",
     "open_video",
     "read_image",
     "read_image_checked",
     "read_record_log",
+    "remote_support",
     "transfer",
+    "url_exists",
     "video_support",
     "writable_extensions",
     "write_bytes",

@@ -16,12 +16,19 @@ from edgegrad._validate import (
     check_choice,
     check_int,
     check_optional_int,
-    check_path,
 )
 from edgegrad.errors import ImageReadError, ImageTooLargeError, PartialImageWarning
-from edgegrad.io._decode import decode, finish
-from edgegrad.io._formats import EXIF_FORMATS, PROBES, NotAnImageError, exif_orientation, sniff
+from edgegrad.io._decode import SEES_LIBJPEG_WARNINGS, decode, finish
+from edgegrad.io._formats import (
+    EXIF_FORMATS,
+    PROBES,
+    NotAnImageError,
+    exif_orientation,
+    probe_jpeg_header,
+    sniff,
+)
 from edgegrad.io._fs import BINARY, StrPath, os_reason
+from edgegrad.io._remote import URL, as_location, read_url
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -38,6 +45,7 @@ ReadMode: TypeAlias = Literal["gray", "color", "unchanged"]
 READ_MODES: tuple[ReadMode, ...] = get_args(ReadMode)
 MAX_PIXELS_ENV = "EDGEGRAD_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 250_000_000
+_JPEG_END = b"\xff\xd9"
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +56,7 @@ class LoadedImage:
     ----------
     array : numpy.ndarray
         The pixels, oriented, in the layout and dtype of the requested mode.
-    path : pathlib.Path
+    path : pathlib.Path or URL
         The file that was read.
     format : str
         The format sniffed from the content: ``"png"``, ``"jpeg"``, ``"tiff"``,
@@ -68,7 +76,7 @@ class LoadedImage:
     """
 
     array: npt.NDArray[Any]
-    path: Path
+    path: Path | URL
     format: str
     width: int
     height: int
@@ -77,7 +85,7 @@ class LoadedImage:
 
 
 def read_image(
-    path: StrPath,
+    path: StrPath | URL,
     *,
     mode: ReadMode = "gray",
     max_pixels: int | None = None,
@@ -91,8 +99,10 @@ def read_image(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file to read. Any name works, non-ASCII included.
+    path : str, os.PathLike or URL
+        The file to read. Any name works, non-ASCII included. A URL (or a
+        ``str`` that is one: ``s3://``, ``gs://``, ``az://``, ``http(s)://``,
+        ``file://``) is read through fsspec, with the same checks.
     mode : {"gray", "color", "unchanged"}, optional
         Channel layout of the result (default ``"gray"``).
     max_pixels : int, optional
@@ -140,7 +150,7 @@ def read_image(
 
 
 def read_image_checked(
-    path: StrPath,
+    path: StrPath | URL,
     *,
     mode: ReadMode = "gray",
     max_pixels: int | None = None,
@@ -151,8 +161,11 @@ def read_image_checked(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file to read.
+    path : str, os.PathLike or URL
+        The file to read; a URL is read through fsspec (its back-end is an
+        extra: :func:`edgegrad.io.remote_support` names it), its size asked
+        of the store before any byte is read, and its errors name the URL
+        without credentials.
     mode : {"gray", "color", "unchanged"}, optional
         Channel layout of the result (default ``"gray"``).
     max_pixels : int, optional
@@ -210,24 +223,32 @@ def read_image_checked(
       extraneous bytes). libjpeg prints only its first warning, so any warning,
       even a harmless-looking one such as an unknown JFIF revision, makes the
       file suspect. The warnings are read by pointing file descriptor 2 at a
-      temporary file during the decode, one JPEG decode at a time per process;
-      other output is passed on to stderr. On platforms where the decoder's C
-      runtime does not share that descriptor, only the structural checks apply.
+      capture file (one per process, kept open) during the decode, one JPEG
+      decode at a time per process; other output is passed on to stderr. Where
+      that works (every platform but Windows, whose C runtimes need not share
+      the descriptor), a JPEG that ends with its end-of-image marker has its
+      entropy-coded data walked only if libjpeg complains, since libjpeg warns
+      of every stray or out-of-sequence marker the walk finds; on Windows the
+      walk always runs.
     """
     check_choice(mode, "mode", READ_MODES)
     limit = _resolve_max_pixels(max_pixels)
     reduce_to = check_optional_int(reduce_to, "reduce_to", minimum=1)
     allow_partial = check_bool(allow_partial, "allow_partial")
-    path = check_path(path)
-    data = _read_bytes(path, limit)
+    path = as_location(path)
+    data = _read_url_bytes(path, limit) if isinstance(path, URL) else _read_bytes(path, limit)
+    named = str(path) if isinstance(path, URL) else path
     try:
         kind = sniff(data)
-        probe = PROBES[kind](data)
+        # A JPEG that ends as a whole one does has its image data checked by
+        # libjpeg first; the marker walk over all of it runs if libjpeg complains.
+        walk_later = SEES_LIBJPEG_WARNINGS and kind == "jpeg" and data.endswith(_JPEG_END)
+        probe = probe_jpeg_header(data) if walk_later else PROBES[kind](data)
         if probe.width <= 0 or probe.height <= 0:
             raise NotAnImageError(f"header declares an empty {probe.width}x{probe.height} image")
         if probe.width * probe.height > limit:
             raise ImageTooLargeError(
-                path,
+                named,
                 f"header declares {probe.width}x{probe.height} = "
                 f"{probe.width * probe.height:,} pixels, above the limit of {limit:,} "
                 f"(raise max_pixels, --max-pixels on the command line, or {MAX_PIXELS_ENV} "
@@ -238,16 +259,32 @@ def read_image_checked(
         reduction = 1
         if kind == "jpeg" and mode != "unchanged" and reduce_to is not None:
             reduction = _reduction(probe.width, probe.height, reduce_to)
-        # Concatenate only when there is a repair: it copies the whole file.
-        image, complaint = decode(
-            kind, data + probe.repair if probe.repair else data, mode, reduction
-        )
+        failure: NotAnImageError | None = None
+        try:
+            # Concatenate only when there is a repair: it copies the whole file.
+            image, complaint = decode(
+                kind, data + probe.repair if probe.repair else data, mode, reduction
+            )
+        except NotAnImageError as error:
+            if not walk_later:
+                raise
+            failure, complaint = error, str(error)
+        if walk_later and complaint is not None:
+            # libjpeg complained, or gave up: the full walk names what it finds more
+            # precisely, as it would have before decoding, and repairs a cut file.
+            probe = PROBES[kind](data)
+            if probe.problem is not None and not (allow_partial and probe.partial_ok):
+                raise NotAnImageError(probe.problem)
+            if probe.repair:
+                image, complaint = decode(kind, data + probe.repair, mode, reduction)
+            elif failure is not None:
+                raise failure
         if complaint is not None and not allow_partial:
             raise NotAnImageError(complaint)
         orientation = exif_orientation(probe.exif) if kind in EXIF_FORMATS and probe.exif else 1
         image = finish(image, mode, orientation)
     except NotAnImageError as error:
-        raise ImageReadError(path, str(error)) from None
+        raise ImageReadError(named, str(error)) from None
     height, width = image.shape[:2]
     if reduction > 1:
         width, height = (
@@ -352,7 +389,17 @@ def _read_bytes(path: Path, max_pixels: int) -> bytes:
     return data
 
 
-def _check_file_size(path: Path, head: bytes, size: int, max_pixels: int) -> None:
+def _read_url_bytes(url: URL, max_pixels: int) -> bytes:
+    """Read the file at a URL whole, with the size checks of :func:`_read_bytes`."""
+
+    def judge(head: bytes, size: int) -> None:
+        if size > _SMALL_FILE:
+            _check_file_size(str(url), head, size, max_pixels)
+
+    return read_url(url, whole=_SMALL_FILE, head=_HEAD, judge=judge)
+
+
+def _check_file_size(path: StrPath, head: bytes, size: int, max_pixels: int) -> None:
     """Refuse a large file whose size its format and declared image cannot explain."""
     try:
         kind = sniff(head)

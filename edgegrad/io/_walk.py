@@ -14,6 +14,7 @@ from pathlib import Path
 from edgegrad._validate import check_bool
 from edgegrad.errors import ImageReadError
 from edgegrad.io._fs import StrPath, os_reason
+from edgegrad.io._remote import URL, Entry, Location, as_location, list_folder, url_is_folder
 
 __all__ = ["image_extensions", "iter_images"]
 
@@ -41,22 +42,24 @@ def image_extensions() -> frozenset[str]:
 
 
 def iter_images(
-    paths: StrPath | Iterable[StrPath],
+    paths: StrPath | URL | Iterable[StrPath | URL],
     *,
     recursive: bool = True,
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
     follow_symlinks: bool = False,
-    on_skip: Callable[[Path, str], None] | None = None,
-    on_error: Callable[[Path, str], None] | None = None,
-    on_other: Callable[[Path, str], None] | None = None,
-) -> Iterator[Path]:
+    on_skip: Callable[[Location, str], None] | None = None,
+    on_error: Callable[[Location, str], None] | None = None,
+    on_other: Callable[[Location, str], None] | None = None,
+) -> Iterator[Location]:
     """Yield the image files named by, or found under, ``paths``.
 
     Parameters
     ----------
-    paths : str, os.PathLike or iterable of them
-        Files and folders, mixed.
+    paths : str, os.PathLike, URL or iterable of them
+        Files and folders, mixed. URLs (:class:`edgegrad.io.URL`, or a ``str``
+        that is one) name files and folders of a store, listed through
+        fsspec with the same rules (see Notes).
     recursive : bool, optional
         Walk sub-folders (default ``True``); ``False`` lists only the files
         directly inside each named folder.
@@ -91,7 +94,7 @@ def iter_images(
 
     Returns
     -------
-    iterator of pathlib.Path
+    iterator of pathlib.Path or URL
         Paths as found (not resolved), each file once.
 
     Raises
@@ -115,6 +118,14 @@ def iter_images(
     * Order is deterministic: depth-first, entries sorted by name in each folder.
     * Files are de-duplicated by ``(st_dev, st_ino)``, so hard links, links and
       overlapping folders give each file once, under the first path met.
+    * A URL ending in ``/`` is a folder; any other ``http(s)://`` URL is a
+      file (HTTP cannot tell), and other stores are asked. A folder is listed
+      with fsspec's ``ls``, one level at a time, depth first and sorted by
+      name, with the same hidden-name, extension, ``include``/``exclude`` and
+      ``recursive`` rules as a local folder (an HTTP folder is its index
+      page's links below it). A URL named as a file is yielded without being
+      looked up: a missing one fails when it is read, naming the URL. URLs are
+      de-duplicated by their text.
     """
     recursive = check_bool(recursive, "recursive")
     follow_symlinks = check_bool(follow_symlinks, "follow_symlinks")
@@ -122,10 +133,13 @@ def iter_images(
     for name, callback in callbacks.items():
         if callback is not None and not callable(callback):
             raise TypeError(f"{name} must be callable or None; got {type(callback).__name__}")
-    named = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    roots: list[tuple[Path, os.stat_result]] = []
+    named = [paths] if isinstance(paths, (str, os.PathLike, URL)) else list(paths)
+    roots: list[tuple[Location, os.stat_result | None]] = []
     for item in named:
-        root = Path(item)
+        root = as_location(item)
+        if isinstance(root, URL):
+            roots.append((root, None))
+            continue
         try:
             roots.append((root, root.stat()))
         except OSError as error:
@@ -155,9 +169,9 @@ class _Walk:
         include: tuple[str, ...],
         exclude: tuple[str, ...],
         follow_symlinks: bool,
-        on_skip: Callable[[Path, str], None],
-        on_error: Callable[[Path, str], None],
-        on_other: Callable[[Path, str], None],
+        on_skip: Callable[[Location, str], None],
+        on_error: Callable[[Location, str], None],
+        on_other: Callable[[Location, str], None],
     ) -> None:
         self.recursive = recursive
         self.include = include
@@ -169,10 +183,13 @@ class _Walk:
         self.extensions = image_extensions()
         self.seen_files: set[tuple[int, int]] = set()
         self.seen_folders: set[tuple[int, int]] = set()
+        self.seen_urls: set[str] = set()
 
-    def run(self, roots: list[tuple[Path, os.stat_result]]) -> Iterator[Path]:
+    def run(self, roots: list[tuple[Location, os.stat_result | None]]) -> Iterator[Location]:
         for root, info in roots:
-            if stat.S_ISDIR(info.st_mode):
+            if isinstance(root, URL) or info is None:
+                yield from self._remote(root)
+            elif stat.S_ISDIR(info.st_mode):
                 yield from self._folder(root, info)
             elif self._selected(os.fspath(root), root.name):
                 if not stat.S_ISREG(info.st_mode):
@@ -231,6 +248,55 @@ class _Walk:
                 self.other(path, "matches no include pattern")
             else:
                 self.other(path, f"not an image by its extension ({path.suffix or 'none'})")
+
+    def _remote(self, root: Location) -> Iterator[URL]:
+        """The files a URL names: itself, or those found in the folder it names."""
+        assert isinstance(root, URL)
+        if not url_is_folder(root):
+            if self._selected(str(root), root.name) and self._first_url(root, "file"):
+                yield root
+            return
+        if not self._first_url(root, "folder"):
+            return
+        stack = [(iter(self._listing(root)), "")]
+        while stack:
+            entries, prefix = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            relative = prefix + entry.name
+            if entry.name.startswith("."):
+                self.other(entry.url, "hidden (its name begins with a dot)")
+            elif self._matches(self.exclude, relative, entry.name):
+                self.other(entry.url, "matches an exclude pattern")
+            elif entry.folder:
+                if self.recursive and self._first_url(entry.url, "folder"):
+                    stack.append((iter(self._listing(entry.url)), relative + "/"))
+            elif entry.url.suffix.lower() not in self.extensions:
+                self.other(
+                    entry.url, f"not an image by its extension ({entry.url.suffix or 'none'})"
+                )
+            elif not self._selected(relative, entry.name):
+                self.other(entry.url, "matches no include pattern")
+            elif self._first_url(entry.url, "file"):
+                yield entry.url
+
+    def _listing(self, folder: URL) -> list[Entry]:
+        try:
+            return list_folder(folder)
+        except ImageReadError as error:
+            self.error(folder, f"cannot list folder: {error.reason}")
+            return []
+
+    def _first_url(self, url: URL, kind: str) -> bool:
+        """Note a URL as seen; if it was already, skip it (a file, or a folder listed twice)."""
+        key = f"{kind} {url.text.rstrip('/')}"
+        if key in self.seen_urls:
+            self.skip(url, f"same {kind} as one already listed")
+            return False
+        self.seen_urls.add(key)
+        return True
 
     def _enter(self, folder: Path, info: os.stat_result) -> bool:
         why = "folder already visited (symbolic link loop or repeated folder)"

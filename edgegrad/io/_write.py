@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -13,9 +14,21 @@ import numpy.typing as npt
 
 from edgegrad._validate import check_array, check_bool, check_path
 from edgegrad.errors import ImageWriteError, OutputExistsError
-from edgegrad.io._fs import BINARY, StrPath, check_target, os_reason, write_all, write_atomically
+from edgegrad.io._fs import (
+    BINARY,
+    NEW_FILE,
+    StrPath,
+    check_target,
+    hard_link,
+    os_reason,
+    remove_stale_temporaries,
+    temporary_name,
+    write_all,
+    write_atomically,
+)
+from edgegrad.io._remote import URL, as_location, url_output
 
-__all__ = ["writable_extensions", "write_bytes", "write_image", "write_text"]
+__all__ = ["open_output", "writable_extensions", "write_bytes", "write_image", "write_text"]
 
 _U8, _U16, _F32, _F64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
 # Output extension -> (dtypes it holds losslessly, channel counts it holds).
@@ -286,3 +299,84 @@ def _serializer(target: Path, suffix: str, array: npt.NDArray[Any]) -> Callable[
     if not ok:
         raise ImageWriteError(target, f"OpenCV could not encode it as {suffix}: {reason}")
     return lambda file: file.write(encoded.data)
+
+
+@contextlib.contextmanager
+def open_output(
+    target: StrPath | URL,
+    *,
+    overwrite: bool = False,
+    protected: StrPath | Iterable[StrPath] = (),
+) -> Iterator[BinaryIO]:
+    """A binary file to write an output into, published whole when the block ends.
+
+    For streamed outputs that are too big to hold, such as a Parquet table
+    written in row groups. A local file is written as a hidden temporary file
+    beside the target, flushed to disk (``fsync``) and renamed into place; a
+    :class:`URL` is uploaded in one ``put`` (see ``edgegrad.io._remote``).
+    If the block raises (Ctrl-C included), nothing is published and the
+    temporary file is removed; one left by a killed run is removed by the next
+    write of the same target. Either way no half-written file is ever at the
+    final name.
+
+    Parameters
+    ----------
+    target : str, os.PathLike or URL
+        Where the output goes: a local path, or a URL of a store (``s3://``,
+        ``gs://``, ``az://``, ``file://``; not ``http(s)://``).
+    overwrite, protected
+        As for :func:`write_image` (``protected`` applies to local targets).
+
+    Yields
+    ------
+    BinaryIO
+        The temporary file, open for writing.
+
+    Raises
+    ------
+    OutputExistsError, ImageWriteError
+        As for :func:`write_bytes`, before the block runs or when publishing.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with open_output(pathlib.Path(folder, "t.bin")) as file:
+    ...         _ = file.write(b"whole")
+    ...     pathlib.Path(folder, "t.bin").read_bytes()
+    b'whole'
+    """
+    location = as_location(target)
+    overwrite = check_bool(overwrite, "overwrite")
+    if isinstance(location, URL):
+        with url_output(location, overwrite=overwrite) as file:
+            yield file
+        return
+    check_target(location, overwrite, protected)
+    temporary = temporary_name(location)
+    try:
+        location.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(location)
+        fd = os.open(temporary, NEW_FILE, 0o666)
+    except OSError as error:
+        raise ImageWriteError(location, os_reason(error)) from None
+    try:
+        with open(fd, "wb") as file:
+            yield file
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+            except OSError as error:
+                raise ImageWriteError(location, os_reason(error)) from None
+        try:
+            if overwrite or not hard_link(temporary, location):
+                os.replace(temporary, location)
+        except FileExistsError:
+            raise OutputExistsError(
+                location, "already exists (it appeared during the write)"
+            ) from None
+        except OSError as error:
+            raise ImageWriteError(location, os_reason(error)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
