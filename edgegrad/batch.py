@@ -32,10 +32,13 @@ import cv2
 from edgegrad import _lifeline
 from edgegrad._validate import check_int
 from edgegrad.errors import EdgegradError
+from edgegrad.io._remote import URL
 
 __all__ = ["Record", "iter_batch", "run_batch"]
 
 T = TypeVar("T")
+#: What a job is given: a local path, or a URL that its worker reads itself.
+Input: TypeAlias = Path | URL
 _Outcome: TypeAlias = tuple[T | None, str | None]
 
 # Tasks kept in flight per worker: enough to keep every worker busy while the
@@ -57,7 +60,7 @@ class Record(Generic[T]):
 
     Attributes
     ----------
-    path : pathlib.Path
+    path : pathlib.Path or URL
         The input.
     result : T or None
         What the job returned, or ``None`` if it failed.
@@ -67,7 +70,7 @@ class Record(Generic[T]):
         ``"ExceptionType: message"`` for any other exception.
     """
 
-    path: Path
+    path: Input
     result: T | None
     error: str | None
 
@@ -78,8 +81,8 @@ class Record(Generic[T]):
 
 
 def iter_batch(
-    job: Callable[[Path], T],
-    inputs: Iterable[str | os.PathLike[str]],
+    job: Callable[[Input], T],
+    inputs: Iterable[str | os.PathLike[str] | URL],
     *,
     workers: int | None = None,
     executor: concurrent.futures.Executor | None = None,
@@ -99,8 +102,10 @@ def iter_batch(
         module-level function or a :func:`functools.partial` of one. It gets a
         path, never an open file or an array, so the same job can run on any
         executor, including one whose workers are on other machines.
-    inputs : iterable of str or os.PathLike
-        The inputs, consumed lazily.
+    inputs : iterable of str, os.PathLike or URL
+        The inputs, consumed lazily. Each becomes a :class:`pathlib.Path`,
+        except a :class:`edgegrad.io.URL`, which the job gets as it is (and
+        reads on the worker).
     workers : int, optional
         Number of worker processes (default ``os.cpu_count()``). ``1`` runs the
         job inline in this process, without a pool. With ``executor``, it only
@@ -160,7 +165,12 @@ def iter_batch(
     out-of-memory killer), the pool is replaced and the inputs it lost are run
     again one at a time, each in a fresh process, so only the input that kills
     its worker is recorded as failed; the others may run twice. A caller's own
-    ``executor`` is not replaced: its lost inputs are recorded as failed.
+    ``executor`` is not replaced: the inputs of a task it lost (one whose
+    future raises :class:`concurrent.futures.BrokenExecutor`) are submitted
+    to it again one at a time, so that on an executor that outlives its
+    workers (:class:`edgegrad.cluster.DaskExecutor`) only the input that
+    kills them is recorded as failed; an executor that is broken for good
+    refuses them, and they are recorded as failed.
 
     The private pool starts its workers with ``forkserver`` (``spawn`` where
     that is missing), never a bare ``fork``: a child forked from a process whose
@@ -178,7 +188,7 @@ def iter_batch(
     """
     workers = check_int(os.cpu_count() or 1 if workers is None else workers, "workers", minimum=1)
     chunksize = check_int(chunksize, "chunksize", minimum=1)
-    paths = (Path(item) for item in inputs)
+    paths = (item if isinstance(item, URL) else Path(item) for item in inputs)
     window = workers * _WINDOW_PER_WORKER
     if executor is not None:
         return _run_on(executor, job, paths, window, chunksize, restart=None)
@@ -195,8 +205,8 @@ def iter_batch(
 
 
 def run_batch(
-    job: Callable[[Path], T],
-    inputs: Iterable[str | os.PathLike[str]],
+    job: Callable[[Input], T],
+    inputs: Iterable[str | os.PathLike[str] | URL],
     *,
     workers: int | None = None,
     executor: concurrent.futures.Executor | None = None,
@@ -236,7 +246,7 @@ def run_batch(
 
 
 def _on_private_pools(
-    job: Callable[[Path], T], paths: Iterable[Path], workers: int, window: int, chunksize: int
+    job: Callable[[Input], T], paths: Iterable[Input], workers: int, window: int, chunksize: int
 ) -> Generator[Record[T], None, None]:
     """Run on a process pool of our own, replaced whenever a worker dies; shut all down."""
     pools = [_process_pool(workers)]
@@ -257,8 +267,8 @@ def _on_private_pools(
 
 def _run_on(
     executor: concurrent.futures.Executor,
-    job: Callable[[Path], T],
-    paths: Iterable[Path],
+    job: Callable[[Input], T],
+    paths: Iterable[Input],
     window: int,
     chunksize: int,
     *,
@@ -272,7 +282,7 @@ def _run_on(
     worker fails.
     """
     pending: collections.deque[
-        tuple[list[Path], concurrent.futures.Executor, concurrent.futures.Future[bytes]]
+        tuple[list[Input], concurrent.futures.Executor, concurrent.futures.Future[bytes]]
     ] = collections.deque()
 
     def collect_oldest() -> Iterator[Record[T]]:
@@ -280,9 +290,9 @@ def _run_on(
         chunk, pool, future = pending.popleft()
         try:
             outcomes: list[_Outcome[T]] = pickle.loads(future.result())
-        except concurrent.futures.BrokenExecutor as error:
+        except concurrent.futures.BrokenExecutor:
             if restart is None:
-                outcomes = [(None, _describe(error))] * len(chunk)
+                outcomes = [alone(path) for path in chunk]
             else:
                 if pool is executor:
                     executor = restart()
@@ -290,9 +300,21 @@ def _run_on(
         for path, outcome in zip(chunk, outcomes, strict=True):
             yield _record(path, outcome)
 
+    def alone(path: Input) -> _Outcome[T]:
+        """Run one input of a chunk that a caller's executor lost again, by itself, on it."""
+        try:
+            future = executor.submit(_attempt_all, job, [path])
+        except concurrent.futures.BrokenExecutor as error:
+            return None, _describe(error)
+        try:
+            outcomes: list[_Outcome[T]] = pickle.loads(future.result())
+        except concurrent.futures.BrokenExecutor:
+            return None, _died(path)
+        return outcomes[0]
+
     solo: list[concurrent.futures.ProcessPoolExecutor] = []
 
-    def isolated(path: Path) -> _Outcome[T]:
+    def isolated(path: Input) -> _Outcome[T]:
         if not solo:
             solo.append(_process_pool(1))
         try:
@@ -301,13 +323,10 @@ def _run_on(
             )
         except concurrent.futures.BrokenExecutor:
             _shut_down(solo.pop(), now=False)
-            return None, (
-                f"{path}: the worker process died while processing this file "
-                "(a crash in native code, or out of memory)"
-            )
+            return None, _died(path)
         return outcomes[0]
 
-    def submit(chunk: list[Path]) -> None:
+    def submit(chunk: list[Input]) -> None:
         nonlocal executor
         try:
             future = executor.submit(_attempt_all, job, chunk)
@@ -388,14 +407,14 @@ def _shut_down(pool: concurrent.futures.ProcessPoolExecutor, *, now: bool) -> No
     pool.shutdown(wait=True, cancel_futures=now)
 
 
-def _chunks(paths: Iterable[Path], size: int) -> Iterator[list[Path]]:
+def _chunks(paths: Iterable[Input], size: int) -> Iterator[list[Input]]:
     """Consecutive lists of ``size`` paths (the last may be shorter)."""
     iterator = iter(paths)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
 
 
-def _attempt_all(job: Callable[[Path], T], paths: list[Path]) -> bytes:
+def _attempt_all(job: Callable[[Input], T], paths: list[Input]) -> bytes:
     """Run the job on each path of a chunk and pickle the outcomes (runs in the worker).
 
     Pickling here, once, lets a result that cannot be pickled become that
@@ -426,12 +445,19 @@ def _sendable(outcome: _Outcome[T]) -> _Outcome[T]:
     return outcome
 
 
-def _attempt(job: Callable[[Path], T], path: Path) -> _Outcome[T]:
+def _attempt(job: Callable[[Input], T], path: Input) -> _Outcome[T]:
     """Run the job, turning an exception into its description (runs in the worker)."""
     try:
         return job(path), None
     except Exception as error:
         return None, _describe(error)
+
+
+def _died(path: Input) -> str:
+    return (
+        f"{path}: the worker process died while processing this file "
+        "(a crash in native code, or out of memory)"
+    )
 
 
 def _describe(error: Exception) -> str:
@@ -440,7 +466,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _record(path: Path, outcome: _Outcome[T]) -> Record[T]:
+def _record(path: Input, outcome: _Outcome[T]) -> Record[T]:
     result, error = outcome
     return Record(path=path, result=result if error is None else None, error=error)
 

@@ -45,6 +45,7 @@ from edgegrad._validate import (
 from edgegrad.display import display_response, encode_image, focus_tiles, thumbnail
 from edgegrad.errors import FileReadError, ImageScoreError, OutputExistsError
 from edgegrad.io import (
+    URL,
     FrameFolder,
     VideoFrame,
     open_video,
@@ -158,7 +159,7 @@ class FileScore:
 
 
 def score_file(
-    path: Path,
+    path: Path | URL,
     *,
     method: str = "lapv",
     roi: Sequence[int] | None = None,
@@ -173,8 +174,9 @@ def score_file(
 
     Parameters
     ----------
-    path : pathlib.Path
-        The image file.
+    path : pathlib.Path or URL
+        The image file; a URL is read here, through fsspec, on whichever
+        worker runs the job.
     method, roi, center, working_size
         As for :func:`edgegrad.blur_score`.
     max_pixels, allow_partial
@@ -246,7 +248,7 @@ def score_file(
         )
     except ValueError as error:
         # The arguments were checked above; what is left is this image's size.
-        raise ImageScoreError(path, f"cannot be scored: {error}") from None
+        raise ImageScoreError(str(path), f"cannot be scored: {error}") from None
     if thumbnail_size is None:
         return FileScore(score, loaded.width, loaded.height, loaded.warning)
     thumb, focus = _previews(loaded.array, method, thumbnail_size, map_tile)
