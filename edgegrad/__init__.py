@@ -5,7 +5,8 @@ filters and their dtype rule, :mod:`edgegrad.kernels` for the kernels,
 :mod:`edgegrad.metrics` for the sharpness scores and :mod:`edgegrad.display`
 for turning responses into pixels. :mod:`edgegrad.io` (reading and writing
 files), :mod:`edgegrad.batch` (running a job over many inputs),
-:mod:`edgegrad.jobs` (the per-file jobs) and :mod:`edgegrad.focus` (fitting a
+:mod:`edgegrad.cluster` (running it on a Dask cluster, with the ``dask``
+extra), :mod:`edgegrad.jobs` (the per-file jobs) and :mod:`edgegrad.focus` (fitting a
 focus sweep to its peak, :func:`~edgegrad.focus.fit_peak`, with scipy) load on
 first use, so that ``import edgegrad`` stays quick.
 """
@@ -47,7 +48,7 @@ from edgegrad.metrics import (
 __version__ = "0.1.0"
 
 #: Submodules loaded on first attribute access (``edgegrad.io.read_image``).
-_LAZY_SUBMODULES = frozenset({"batch", "focus", "io", "jobs"})
+_LAZY_SUBMODULES = frozenset({"batch", "cluster", "focus", "io", "jobs"})
 #: Names loaded from a submodule on first access (``edgegrad.fit_peak``).
 _LAZY_NAMES = {"FocusPeak": "focus", "fit_peak": "focus"}
 
