@@ -470,15 +470,18 @@ def edge_blur(image: NDArray[Any], *, noise: float | None = None) -> float:
     The answer is the median of the edges' blurs weighted by their contrast
     and isolation.
 
-    **Scale.** Every level of a Gaussian pyramid [4]_ is measured, and each
+    **Scale.** The levels of a Gaussian pyramid [4]_ are measured, and each
     edge is taken from the coarsest level that still resolves its blur
     (about a pixel of that level), converted back exactly (the pyramid's
     binomial kernel adds 1 pixel² per level): every blur is measured at the
     same relative scale and with the noise averaged away. An edge counts at a
     level only while noise would shrink its scale by under 5 %, Elder and
     Zucker's minimum reliable scale [5]_. Levels hand over linearly, so the
-    estimate is continuous in the blur. Large levels are measured on the
-    blocks with the most edge contrast of the level above (``python
+    estimate is continuous in the blur; where the coarsest level has few
+    edges of its own, the level below it speaks for the blurriest edges
+    too. Large levels are measured on the blocks with the most edge
+    contrast of the level above, and levels finer than one that leaves them
+    almost nothing to say are skipped (``python
     benchmarks/bench_blur_measures.py`` times it against
     ``laplacian_variance``).
 
@@ -950,7 +953,9 @@ def _gaussian(sigma: float, depth: int) -> NDArray[Any]:
 
 
 def _is_flat(gray: NDArray[Any]) -> bool:
-    return bool(gray.min() == gray.max())
+    """Whether a 2-D image is constant: one pass of ``cv2.minMaxLoc``, not two of NumPy."""
+    lowest, highest, _, _ = cv2.minMaxLoc(gray)
+    return bool(lowest == highest)
 
 
 def _float64(array: object) -> FloatImage:
@@ -983,12 +988,12 @@ def _lapv(gray: NDArray[Any], ksize: int = 1) -> float:
     """LAPV in the way the dtype allows.
 
     uint8, with a ksize whose Laplacian fits in int16: exactly, in integers
-    (see :func:`laplacian_variance`). float32: a float32 Laplacian and one
-    pass of ``cv2.meanStdDev``, which sums in float64 (several times faster
-    than NumPy's two-pass ``var``, see ``benchmarks/README.md``; the
-    Laplacian's mean is near 0, so forming the variance from the sums loses
-    nothing). Otherwise float64 and NumPy's ``var``, as the usual recipe
-    computes it.
+    (see :func:`laplacian_variance`). float32: a float32 Laplacian, its sum
+    (``cv2.sumElems``) and sum of squares (``cv2.norm``), both accumulated in
+    float64: several times faster than NumPy's two-pass ``var``, and faster
+    than ``cv2.meanStdDev`` (``benchmarks/README.md``); the Laplacian's mean
+    is near 0, so forming the variance from the sums loses nothing.
+    Otherwise float64 and NumPy's ``var``, as the usual recipe computes it.
     """
     if gray.dtype == np.uint8 and ksize in _LAPLACIAN_INT16_KSIZES:
         response = cv2.Laplacian(gray, cv2.CV_16S, ksize=ksize)
@@ -1001,8 +1006,9 @@ def _lapv(gray: NDArray[Any], ksize: int = 1) -> float:
     if _is_flat(gray):
         return 0.0
     if gray.dtype == np.float32:
-        _, std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F, ksize=ksize))
-        return float(std[0, 0]) ** 2
+        response = cv2.Laplacian(gray, cv2.CV_32F, ksize=ksize)
+        mean = cv2.sumElems(response)[0] / response.size
+        return max(0.0, float(cv2.norm(response, cv2.NORM_L2SQR)) / response.size - mean * mean)
     return float(_laplacian(_float64(gray), ksize).var())
 
 
@@ -1010,7 +1016,10 @@ def _teng(gray: NDArray[Any], ksize: int = 3) -> float:
     if _is_flat(gray):
         return 0.0
     gx, gy = _sobel_pair(_float64(gray), ksize)
-    return float(np.vdot(gx, gx) + np.vdot(gy, gy)) / gx.size
+    # einsum's own loop, not BLAS (np.vdot): OpenBLAS sums in an order that
+    # depends on its thread count, so the score would differ in its last
+    # digits between a local pool and Dask workers (OPENBLAS_NUM_THREADS=1).
+    return float(np.einsum("ij,ij->", gx, gx) + np.einsum("ij,ij->", gy, gy)) / gx.size
 
 
 def _lapm(gray: NDArray[Any]) -> float:
