@@ -25,10 +25,10 @@ from typing import Literal, TypeAlias, get_args
 
 import click
 
-from edgegrad.io import read_record_log
+from edgegrad.io import URL, read_record_log
 from edgegrad.metrics import METHODS
 
-Format: TypeAlias = Literal["table", "csv", "jsonl", "json"]
+Format: TypeAlias = Literal["table", "csv", "jsonl", "json", "parquet"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: Formats written record by record, as the images finish.
 STREAMED: tuple[Format, ...] = ("csv", "jsonl")
@@ -65,7 +65,12 @@ class Row:
 
 
 def render(rows: list[Row], fmt: Format) -> str:
-    """All rows at once in ``fmt``: the table, JSON, or CSV/JSONL as streamed."""
+    """All rows at once in ``fmt``: the table, JSON, or CSV/JSONL as streamed.
+
+    Parquet, which is not text, is written by :mod:`edgegrad_cli.parquet`.
+    """
+    if fmt == "parquet":
+        raise ValueError("Parquet is not text: write it with edgegrad_cli.parquet")
     if fmt == "json":
         return _json([asdict(r) for r in rows], indent=2) + "\n"
     if fmt in STREAMED:
@@ -81,7 +86,8 @@ def header_line(fmt: Format) -> str:
 def record_line(row: Row, fmt: Format) -> str:
     """One record as one CSV or JSONL line, newline included (streamed or not)."""
     if fmt == "jsonl":
-        return _json(asdict(row)) + "\n"
+        # The fields are scalars: no need for asdict's deep copy, a record at a time.
+        return _json({name: getattr(row, name) for name in FIELDS}) + "\n"
     return _csv_line([_csv_cell(getattr(row, name)) for name in FIELDS])
 
 
@@ -127,16 +133,22 @@ def formula_like(row: Row) -> bool:
 
 
 #: What ``-o FILE`` may end in when ``--format`` is not given, and the format each names.
-EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".txt": "table"}
+EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "json",
+    ".txt": "table",
+    ".parquet": "parquet",
+}
 
 
-def format_for(output: Path | None) -> Format:
+def format_for(output: Path | URL | None) -> Format:
     """The format named by an output file's extension (the table without ``-o``).
 
     Raises
     ------
     click.BadParameter
-        For an extension that names no format (``.parquet``, ``.png``, none):
+        For an extension that names no format (``.png``, none):
         writing the table there would not be what was asked.
     """
     if output is None:

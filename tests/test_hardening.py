@@ -216,15 +216,16 @@ def test_a_large_file_its_image_explains_is_read(tmp_path: Path) -> None:
 
 
 def test_an_output_of_unknown_format_is_an_error(cli: CliRun, tmp_path: Path) -> None:
-    for name in ("out.parquet", "out.png", "out"):
+    for name in ("out.xlsx", "out.png", "out"):
         result = cli("blur-score", CAMERA, "-o", tmp_path / name)
         assert result.exit_code == 2
         assert "cannot tell the format of" in result.stderr
-        assert ".csv (csv), .jsonl (jsonl), .json (json), .txt (table)" in result.stderr
+        assert (
+            ".csv (csv), .jsonl (jsonl), .json (json), .txt (table), .parquet (parquet)"
+            in result.stderr
+        )
     assert not list(tmp_path.iterdir())
-    assert (
-        cli("blur-score", CAMERA, "-o", tmp_path / "out.parquet", "--format", "csv").exit_code == 0
-    )
+    assert cli("blur-score", CAMERA, "-o", tmp_path / "out.xlsx", "--format", "csv").exit_code == 0
 
 
 def test_dash_is_stdout(cli: CliRun, tmp_path: Path) -> None:
