@@ -1,27 +1,47 @@
-"""The ``edgegrad`` click group: global options, error handling, exit codes."""
+"""The ``edgegrad`` click group: global options, error handling, exit codes.
+
+Each command's module is imported only when that command runs (or when
+``--help`` lists them all), and a command that fans out over a process pool
+starts the pool's fork server first, so that the server's imports (NumPy,
+OpenCV, the jobs) run on another core while this process imports the command.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
+from multiprocessing import forkserver
+from types import FrameType, ModuleType
 from typing import Any
 
 import click
 
-from edgegrad import __version__
-from edgegrad.errors import EdgegradError
-
-from .edge_cmds import canny_cmd
-from .filter_cmds import directional_cmd, laplacian_cmd, scharr_cmd, sobel_cmd
-from .focus_cmds import focus_sweep_cmd
-from .frames_cmd import frames_cmd
-from .report import EXIT_FATAL, EXIT_INTERRUPTED, say
-from .score_cmds import blur_score_cmd, focus_map_cmd
+# Command name -> (module of this package, attribute), imported on first use.
+_COMMANDS = {
+    "sobel": ("filter_cmds", "sobel_cmd"),
+    "scharr": ("filter_cmds", "scharr_cmd"),
+    "laplacian": ("filter_cmds", "laplacian_cmd"),
+    "directional": ("filter_cmds", "directional_cmd"),
+    "canny": ("edge_cmds", "canny_cmd"),
+    "blur-score": ("score_cmds", "blur_score_cmd"),
+    "focus-map": ("score_cmds", "focus_map_cmd"),
+    "focus-sweep": ("focus_cmds", "focus_sweep_cmd"),
+    "frames": ("frames_cmd", "frames_cmd"),
+}
+# Commands that may fan out over edgegrad.batch's private process pool.
+_POOLED = frozenset(
+    {"sobel", "scharr", "laplacian", "directional", "canny", "blur-score", "focus-sweep"}
+)
+# What that pool's fork server preloads, as edgegrad.batch._clean_start adds it
+# to the process's list: Python's default is "__main__", here the console
+# script, which imports only this module (not the whole command line).
+_FORK_SERVER_PRELOAD = "edgegrad.jobs"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -70,13 +90,58 @@ def _reserve_standard_descriptors() -> None:
                 os.close(null)
 
 
+def _start_fork_server() -> None:
+    """Start the fork server of edgegrad's worker pools now, if this platform has one.
+
+    It is the process that imports what the jobs need once and forks every
+    worker (``edgegrad.batch``, ``iter_batch``'s Notes). Started here, before
+    this process imports the command, its imports run while this process
+    imports its own and walks the folders, instead of after. A run that ends
+    up scoring in this process (a small batch, a Dask scheduler) leaves it
+    idle; it ends with this process, as always.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    # The list lives on a private attribute of multiprocessing; without it, keep the default.
+    preload = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
+    if _FORK_SERVER_PRELOAD not in preload:
+        multiprocessing.set_forkserver_preload([*preload, _FORK_SERVER_PRELOAD])
+    forkserver.ensure_running()
+
+
+def _report() -> ModuleType:
+    """``cli/report.py`` (``say``, the exit codes), which each command imports anyway."""
+    return importlib.import_module(f"{__package__}.report")
+
+
 class _Group(click.Group):
-    """Turns unexpected errors into one line on stderr and exit code 1.
+    """Loads commands on first use; turns unexpected errors into one line and exit code 1.
 
     The traceback is shown only with ``--debug``. SIGTERM is treated as Ctrl-C.
     """
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module, attribute = _COMMANDS[cmd_name]
+        command: click.Command = getattr(
+            importlib.import_module(f"{__package__}.{module}"), attribute
+        )
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] in _POOLED and not ctx.resilient_parsing:
+            _start_fork_server()
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
+        # First: the fork server must not be handed a closed standard descriptor.
+        _reserve_standard_descriptors()
         with _sigterm_as_ctrl_c():
             return self._invoke(ctx)
 
@@ -86,8 +151,8 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            say("interrupted")
-            ctx.exit(EXIT_INTERRUPTED)
+            _report().say("interrupted")
+            ctx.exit(_report().EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader of stdout went away (``edgegrad ... | head``): stop
             # quietly, with stdout pointed at devnull so that Python's own
@@ -95,19 +160,23 @@ class _Group(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-            ctx.exit(EXIT_FATAL)
+            ctx.exit(_report().EXIT_FATAL)
         except Exception as exc:
             if ctx.meta.get("edgegrad.debug"):
                 raise
+            from edgegrad.errors import EdgegradError
+
             if isinstance(exc, EdgegradError):
-                say(f"error: {exc}")
+                _report().say(f"error: {exc}")
             else:
-                say(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)")
-            ctx.exit(EXIT_FATAL)
+                _report().say(
+                    f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
+                )
+            ctx.exit(_report().EXIT_FATAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="edgegrad")
+@click.version_option(package_name="edgegrad", prog_name="edgegrad")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
@@ -120,15 +189,3 @@ def main(ctx: click.Context, debug: bool) -> None:
     130 interrupted (Ctrl-C or SIGTERM), with every record written so far intact.
     """
     ctx.meta["edgegrad.debug"] = debug
-    _reserve_standard_descriptors()
-
-
-main.add_command(sobel_cmd)
-main.add_command(scharr_cmd)
-main.add_command(laplacian_cmd)
-main.add_command(directional_cmd)
-main.add_command(canny_cmd)
-main.add_command(blur_score_cmd)
-main.add_command(focus_map_cmd)
-main.add_command(focus_sweep_cmd)
-main.add_command(frames_cmd)

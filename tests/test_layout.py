@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -69,7 +70,8 @@ except AttributeError as error:
 
 
 def test_the_cli_offers_every_registered_method() -> None:
-    command = main.commands["blur-score"]
+    command = main.get_command(click.Context(main), "blur-score")
+    assert command is not None
     method = next(p for p in command.params if p.name == "method")
     assert list(method.type.choices) == list(METHODS)  # type: ignore[attr-defined]
     assert "blur-effect, edge-blur: higher is blurrier" in (method.help or "")
