@@ -362,6 +362,7 @@ def _score_images(
             report.failure(record.path, record.error or "unknown error")
             continue
         report.success()
+        assert isinstance(record.path, Path)  # focus-sweep reads local files only
         points.append(Point(str(record.path), positions[record.path], record.result.score))
     return points, label
 

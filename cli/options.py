@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast, overload
 
 import click
 
-from edgegrad.io import iter_images
+from edgegrad.cluster import DASK_INSTALL, LOCAL, SCHEDULER_VARIABLE
+from edgegrad.io import URL, Location, as_location, is_url, iter_images, remote_support
 from edgegrad.jobs import is_output_name
 from edgegrad.metrics import METHODS
 
@@ -81,11 +82,38 @@ jobs_option = click.option(
     "--jobs 1 always runs in-process, for debugging.",
 )
 
+#: ``--scheduler ADDRESS``: run the per-file work on a Dask cluster (edgegrad.cluster).
+scheduler_option = click.option(
+    "--scheduler",
+    envvar=SCHEDULER_VARIABLE,
+    show_envvar=True,
+    metavar="ADDRESS",
+    help="Run the per-file work on a Dask cluster: its scheduler's tcp://HOST:PORT, the "
+    f"file of dask scheduler --scheduler-file FILE, or {LOCAL!r} to start one here with "
+    f"--jobs worker processes. Needs {DASK_INSTALL}.",
+)
+
+
+class LocalPath(click.Path):
+    """A local file or folder; a URL is a usage error that says which command reads URLs."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The path, as ``click.Path`` checks it, or a usage error for a URL."""
+        if isinstance(value, str) and is_url(value):
+            self.fail(
+                f"{value!r} is a URL: only blur-score reads URLs; this command needs local "
+                "files (copy them first, e.g. with fsspec or the store's own tool)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
 paths_argument = click.argument(
     "paths",
     nargs=-1,
     required=True,
-    type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path),
+    type=LocalPath(exists=True, file_okay=True, dir_okay=True, path_type=Path),
 )
 
 
@@ -173,13 +201,112 @@ batch_options = compose(
 )
 
 
+class LocationType(click.Path):
+    """A local path, checked as ``click.Path`` checks it, or a URL.
+
+    URLs (``s3://``, ``gs://``, ``az://``, ``http(s)://``, ``file://``) become
+    :class:`edgegrad.io.URL`; a scheme whose fsspec back-end is missing is a
+    usage error naming the ``pip install`` command. With ``output``, a
+    ``file://`` URL becomes its local path and ``http(s)://`` is refused.
+    """
+
+    name = "path_or_url"
+
+    def __init__(self, *, output: bool = False, **options: Any) -> None:
+        super().__init__(path_type=Path, **options)
+        self.output = output
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A :class:`URL` for a URL, else what ``click.Path`` makes of the value."""
+        if isinstance(value, URL | Path):
+            return value
+        if isinstance(value, str) and is_url(value):
+            url = URL(value)
+            problem = remote_support(url.scheme)
+            if problem is not None:
+                verb = "write" if self.output else "read"
+                self.fail(f"cannot {verb} {url}: {problem}", param, ctx)
+            if self.output and url.web:
+                self.fail(f"cannot write to {url}: http(s):// URLs cannot be written", param, ctx)
+            # An output at a file:// URL is a local file, written as any other.
+            return (url.local() if self.output else None) or url
+        return super().convert(value, param, ctx)
+
+
+#: The inputs of ``blur-score``: files, folders and URLs, mixed; none with ``--files-from``.
+inputs_argument = click.argument(
+    "paths",
+    nargs=-1,
+    required=False,
+    type=LocationType(exists=True, file_okay=True, dir_okay=True),
+)
+
+#: ``--files-from FILE``: one more input per line (``-`` reads standard input).
+files_from_option = click.option(
+    "--files-from",
+    type=click.File("rb"),
+    metavar="FILE",
+    help="Also score each file or URL listed in FILE, one a line (- for standard input), "
+    "after PATHS. Lines are UTF-8 (bytes that are not become surrogate escapes, as "
+    "os.fsdecode does); only the newline is stripped, and blank lines are skipped. Listed "
+    "entries are files, taken as they are: folders are not walked and --include/--exclude "
+    "do not apply to them.",
+)
+
+
+def listed_inputs(stream: IO[bytes], report: Report, *, seen: set[str]) -> Iterator[Location]:
+    """The inputs ``--files-from`` lists, one a line, read lazily.
+
+    Each line is decoded as UTF-8 with ``surrogateescape`` (as
+    :func:`os.fsdecode` on POSIX), so any file name comes back as its bytes;
+    the trailing ``\n`` is all that is stripped. Lines that are empty or only
+    whitespace are skipped. An entry whose text is in ``seen`` (it was named,
+    found or listed before) is counted as skipped, so each input is done
+    once; ``seen`` is updated.
+
+    Raises
+    ------
+    click.UsageError
+        For a URL whose back-end is not installed (once, at its first URL).
+    """
+    checked: set[str] = set()
+    for raw in stream:
+        line = raw.removesuffix(b"\n").decode("utf-8", "surrogateescape")
+        if not line.strip():
+            continue
+        location = as_location(line)
+        if isinstance(location, URL) and location.scheme not in checked:
+            problem = remote_support(location.scheme)
+            if problem is not None:
+                raise click.UsageError(f"--files-from lists {location}: {problem}")
+            checked.add(location.scheme)
+        key = str(location)
+        if key in seen:
+            report.skip(location, "listed more than once")
+            continue
+        seen.add(key)
+        yield location
+
+
+@overload
 def walk_inputs(
-    paths: Sequence[Path],
+    paths: Sequence[Path], walk: Walk, report: Report, *, away_from: Sequence[Path] = ()
+) -> list[Path]: ...
+
+
+@overload
+def walk_inputs(
+    paths: Sequence[Location], walk: Walk, report: Report, *, away_from: Sequence[Path] = ()
+) -> list[Location]: ...
+
+
+def walk_inputs(
+    paths: Sequence[Location],
     walk: Walk,
     report: Report,
     *,
     away_from: Sequence[Path] = (),
-) -> list[Path]:
+) -> list[Location] | list[Path]:
     """Find the input images named by ``paths``.
 
     Files found in folders are left out when they are edgegrad's own earlier
@@ -195,14 +322,15 @@ def walk_inputs(
     Fatal
         When the paths hold nothing to look at.
     """
-    named = {p for p in paths if not p.is_dir()}
-    walked = [p.resolve() for p in paths if p.is_dir()]
+    local = [p for p in paths if isinstance(p, Path)]
+    named = {p for p in local if not p.is_dir()}
+    walked = [p.resolve() for p in local if p.is_dir()]
     fences = [
         fence
         for fence in (f.resolve() for f in away_from)
         if not any(root.is_relative_to(fence) for root in walked)
     ]
-    found = []
+    found: list[Location] = []
     for path in iter_images(
         paths,
         recursive=walk.recursive,
@@ -213,6 +341,9 @@ def walk_inputs(
         on_error=report.failure,
         on_other=report.pass_over,
     ):
+        if isinstance(path, URL):  # found in a store, or named: nothing of a run is there
+            found.append(path)
+            continue
         fence = next((f for f in fences if path.resolve().is_relative_to(f)), None)
         if path in named:
             found.append(path)

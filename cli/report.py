@@ -18,6 +18,8 @@ from pathlib import Path
 
 import click
 
+from edgegrad.io import Location
+
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_PARTIAL = 3
@@ -86,7 +88,7 @@ class Report:
         """Count one input processed."""
         self.done += 1
 
-    def failure(self, path: Path | str, reason: str) -> None:
+    def failure(self, path: Location | str, reason: str) -> None:
         """Count one failed input and print one line naming it."""
         self.failed += 1
         self.say(f"error: {_naming(path, reason)}")
@@ -96,13 +98,13 @@ class Report:
         self.recorded_failed += 1
         self.say(f"error: {_naming(path, reason)} (recorded earlier)")
 
-    def skip(self, path: Path, reason: str) -> None:
+    def skip(self, path: Location, reason: str) -> None:
         """Count one input left alone; say why with ``verbose``."""
         self.skipped += 1
         if self.verbose:
             self.say(f"skipped: {path}: {reason}")
 
-    def pass_over(self, path: Path, reason: str) -> None:
+    def pass_over(self, path: Location, reason: str) -> None:
         """Note a file a folder walk did not take; say why with ``verbose``.
 
         Only earlier outputs (``ignored``) are counted in the summary: a
@@ -153,7 +155,7 @@ class Report:
         return EXIT_OK
 
 
-def _naming(path: Path | str, reason: str) -> str:
+def _naming(path: Location | str, reason: str) -> str:
     """The reason, prefixed with the path unless it names the path already."""
     return reason if str(path) in reason else f"{path}: {reason}"
 

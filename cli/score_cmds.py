@@ -22,21 +22,26 @@ import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import IO, Final, Literal, get_args
 
 import click
 import numpy as np
 
 from edgegrad.batch import Record, iter_batch
+from edgegrad.cluster import DaskExecutor, connect
 from edgegrad.display import COLORMAPS, DEFAULT_COLORMAP, focus_scale, render_focus_map
 from edgegrad.errors import EdgegradError, ImageScoreError
 from edgegrad.io import (
     TRANSFER_ACTIONS,
+    URL,
+    Location,
     TransferAction,
     is_video,
+    open_output,
     open_record_log,
     read_image_checked,
     transfer,
+    url_exists,
     writable_extensions,
     write_image,
     write_text,
@@ -54,17 +59,22 @@ from edgegrad.metrics import METHODS, FocusMeasure, sharpness_map
 from .gallery import Gallery
 from .options import (
     Finite,
+    LocationType,
     Region,
     Walk,
     batch_options,
     debug_option,
+    files_from_option,
+    inputs_argument,
+    listed_inputs,
     max_pixels_option,
     method_option,
     overwrite_option,
-    paths_argument,
     region_options,
+    scheduler_option,
     walk_inputs,
 )
+from .parquet import parquet_output, parquet_support
 from .records import (
     FORMATS,
     STREAMED,
@@ -79,6 +89,7 @@ from .records import (
 )
 from .report import (
     STDOUT,
+    Fatal,
     Report,
     check_results_writable,
     pool_plan,
@@ -140,7 +151,8 @@ class Action:
 
 
 @click.command("blur-score")
-@paths_argument
+@inputs_argument
+@files_from_option
 @method_option
 @region_options
 @click.option(
@@ -156,16 +168,18 @@ class Action:
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="Output format [default: from -o's extension (.csv, .jsonl, .json), else table]. "
-    "CSV and JSONL records are written as images finish, unless --sort score, --best, "
-    "--percentile or --sigma needs every score first.",
+    help="Output format [default: from -o's extension (.csv, .jsonl, .json, .parquet), else "
+    "table]. CSV, JSONL and Parquet records are written as images finish, unless --sort "
+    "score, --best, --percentile or --sigma needs every score first. Parquet (typed "
+    'columns, in row groups) needs -o FILE and pip install "edgegrad[parquet]".',
 )
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=LocationType(dir_okay=False, output=True),
     help="Write to FILE instead of stdout: record by record for streamed CSV/JSONL, "
-    "else atomically at the end.",
+    "else atomically at the end. FILE may be a URL (s3://, gs://, az://): the output is "
+    "uploaded in one piece when the run ends.",
 )
 @click.option(
     "--resume",
@@ -249,18 +263,20 @@ class Action:
     help="Add each image's per-tile focus map, on the method's fixed scale, to --report "
     "(shown on a click). Costs several times the scoring itself.",
 )
+@scheduler_option
 @batch_options
 @click.pass_context
 def blur_score_cmd(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[Location, ...],
+    files_from: IO[bytes] | None,
     walk: Walk,
     method: str,
     roi: Region | None,
     center: float | None,
     working_size: int | None,
     fmt: Format | None,
-    output: Path | None,
+    output: Location | None,
     resume: bool,
     sort: Sort | None,
     best: int | None,
@@ -277,6 +293,7 @@ def blur_score_cmd(
     frame_step: int | None,
     report_page: Path | None,
     report_maps: bool,
+    scheduler: str | None,
     overwrite: bool,
     max_pixels: int | None,
     jobs: int | None,
@@ -297,7 +314,11 @@ def blur_score_cmd(
       edgegrad blur-score archive/ -o scores.jsonl --resume
       edgegrad blur-score clip.mp4 --fps 2 --best 10
       edgegrad blur-score photos/ --percentile 10 --report culling.html
+      edgegrad blur-score s3://bucket/photos/ -o scores.parquet
+      find /data -name '*.jpg' | edgegrad blur-score --files-from - -o scores.jsonl
     """
+    if not paths and files_from is None:
+        raise click.UsageError("give PATHS to score, or --files-from FILE (- for stdin)")
     cut = Cut(threshold, percentile, sigma, fail_under)
     if cut.count > 1:
         raise click.UsageError("give at most one of --threshold, --percentile, --sigma")
@@ -327,6 +348,12 @@ def blur_score_cmd(
     if output == STDOUT:
         output = None
     fmt = fmt or format_for(output)
+    if fmt == "parquet":
+        problem = parquet_support()
+        if problem is not None:
+            raise click.UsageError(problem)
+        if output is None:
+            raise click.UsageError("Parquet is binary: give -o FILE.parquet (or a URL)")
     if output is None:
         check_results_writable()
     whole_run = [
@@ -336,7 +363,7 @@ def blur_score_cmd(
     ]
     if resume:
         _check_resume(output, fmt, overwrite, whole_run, acting=bool(actions))
-    streamed = fmt in STREAMED and not whole_run
+    streamed = (fmt in STREAMED or fmt == "parquet") and not whole_run
     measure = METHODS[method]
     gallery = (
         None
@@ -344,8 +371,10 @@ def blur_score_cmd(
         else Gallery(report_page, method=method, overwrite=overwrite, maps=report_maps)
     )
     report = Report(verb="scored", verbose=verbose, blurry=0 if cut.given else None)
-    if output is not None and output.is_file() and not overwrite and not resume:
-        hint = " (or --resume to continue it)" if streamed else ""
+    exists = url_exists(output) if isinstance(output, URL) else output and output.is_file()
+    if output is not None and exists and not overwrite and not resume:
+        resumable = streamed and fmt in STREAMED and isinstance(output, Path)
+        hint = " (or --resume to continue it)" if resumable else ""
         raise click.BadParameter(
             f"{output} exists; pass --overwrite to replace it{hint}", param_hint="'-o'"
         )
@@ -353,12 +382,23 @@ def blur_score_cmd(
     # An absolute threshold judges at once, earlier records of a resumed log too.
     verdicts.cut = blurry_cut([], measure, cut)
     # A log that cannot be resumed is refused before the walk, which may be long.
-    if output is not None and resume:
+    if isinstance(output, Path) and resume:
         _read_log(output, fmt, method, None, report)
     away = [action.destination for action in actions]
     if gallery is not None:
         away.append(gallery.assets)
-    inputs = walk_inputs(paths, walk, report, away_from=away)
+    # Before the walk too: a scheduler that cannot be reached fails at once.
+    cluster = None if scheduler is None else ctx.with_resource(connect(scheduler, workers=jobs))
+    inputs = _inputs(paths, files_from, walk, report, away)
+    if actions and any(isinstance(item, URL) for item in inputs):
+        raise click.UsageError(
+            "--move-to/--copy-to/--link-to act on local files only; some inputs are URLs"
+        )
+    if isinstance(output, URL) and str(output) in {str(item) for item in inputs}:
+        raise click.BadParameter(
+            f"{output} is an input of this run; refusing to write onto it", param_hint="'-o'"
+        )
+    local_inputs = [item for item in inputs if isinstance(item, Path)]
     job = functools.partial(
         score_file,
         method=method,
@@ -385,21 +425,25 @@ def blur_score_cmd(
     if streamed:
         with contextlib.ExitStack() as stack:
             write = stack.enter_context(
-                _stream(output, fmt, report, resume=resume, overwrite=overwrite, protected=inputs)
+                _stream(
+                    output, fmt, report, resume=resume, overwrite=overwrite, protected=local_inputs
+                )
             )
             # Read again under the log's lock: a run that ended meanwhile may have added to it.
             places: dict[str, _Place] = {}
             recorded = (
                 _read_log(output, fmt, method, verdicts, report, places)
-                if output and resume
+                if isinstance(output, Path) and resume
                 else set()
             )
             todo = _not_recorded(inputs, recorded, output, report)
             clips = _Clips(todo, frames, report, places, method=method)
-            workers, chunksize = pool_plan(jobs, len(todo) - len(clips.videos))
+            workers, chunksize = _plan(jobs, len(todo) - len(clips.videos), cluster)
             # Nothing runs until the first record is asked for; closing cancels the rest.
             records = stack.enter_context(
-                contextlib.closing(clips.mixed(job, workers=workers, chunksize=chunksize))
+                contextlib.closing(
+                    clips.mixed(job, workers=workers, chunksize=chunksize, executor=cluster)
+                )
             )
             # Records shown on the terminal show the progress; a bar would garble them.
             on_terminal = output is None and sys.stdout is not None and sys.stdout.isatty()
@@ -413,7 +457,7 @@ def blur_score_cmd(
                 if isinstance(record, Row):  # a video's frame, or its failure
                     verdicts.add(record)
                     notes.look_at(record)
-                    write(record_line(record, fmt))
+                    write(record)
                     continue
                 if gallery is not None:
                     record = gallery.take(record)
@@ -422,14 +466,14 @@ def blur_score_cmd(
                 if gallery is not None:
                     gallery.add(row)
                 notes.look_at(row)
-                write(record_line(row, fmt))
+                write(row)
                 bar.update(1)
     else:
         clips = _Clips(inputs, frames, report, {}, method=method)
-        workers, chunksize = pool_plan(jobs, len(inputs) - len(clips.videos))
+        workers, chunksize = _plan(jobs, len(inputs) - len(clips.videos), cluster)
         rows: list[Row] = []
         with progress(len(inputs), "scoring") as bar:
-            running = clips.mixed(job, workers=workers, chunksize=chunksize)
+            running = clips.mixed(job, workers=workers, chunksize=chunksize, executor=cluster)
             with contextlib.closing(running):
                 for record in running:
                     if isinstance(record, _ClipDone):
@@ -451,11 +495,18 @@ def blur_score_cmd(
                 gallery.add(row)
         # A ranking (--best) is listed sharpest first unless asked otherwise.
         order = sort or ("name" if fmt in STREAMED and best is None else "score")
-        text = render(_order(rows, sharpness, order, best), fmt)
-        if output is None:
-            write_results(text)
+        ordered = _order(rows, sharpness, order, best)
+        if fmt == "parquet" and output is not None:
+            with parquet_output(output, overwrite=overwrite, protected=local_inputs) as add:
+                for row in ordered:
+                    add(row)
+        elif output is None:
+            write_results(render(ordered, fmt))
+        elif isinstance(output, URL):
+            with open_output(output, overwrite=overwrite) as file:
+                file.write(render(ordered, fmt).encode("utf-8", "surrogateescape"))
         else:
-            write_text(output, text, overwrite=overwrite, protected=inputs)
+            write_text(output, render(ordered, fmt), overwrite=overwrite, protected=local_inputs)
     notes.finish()
     if gallery is not None:
         given = [
@@ -468,9 +519,9 @@ def blur_score_cmd(
             if value is not None
         ]
         cut_label = given[0] if given else ""
-        gallery.write(ctx, report, cut=verdicts.cut, cut_label=cut_label, protected=inputs)
+        gallery.write(ctx, report, cut=verdicts.cut, cut_label=cut_label, protected=local_inputs)
     for action in actions:
-        folders = [p for p in paths if p.is_dir()]
+        folders = [p for p in paths if isinstance(p, Path) and p.is_dir()]
         _act(verdicts.to_act, action, folders=folders, report=report)
     ctx.exit(report.finish())
 
@@ -527,9 +578,21 @@ class _Notes:
 
 
 def _check_resume(
-    output: Path | None, fmt: Format, overwrite: bool, whole_run: list[str], *, acting: bool
+    output: Location | None, fmt: Format, overwrite: bool, whole_run: list[str], *, acting: bool
 ) -> None:
     """Refuse ``--resume`` where the run could not simply be continued."""
+    if fmt == "parquet":
+        raise click.UsageError(
+            "--resume cannot continue a Parquet file: one is written whole at the end of its "
+            "run (a stopped run leaves none to continue) and cannot be appended to; resume a "
+            "CSV or JSONL log (-o scores.jsonl --resume) and convert it when the run is done"
+        )
+    if isinstance(output, URL):
+        raise click.UsageError(
+            f"--resume cannot continue {output}: a store cannot append to an object, and the "
+            "output is uploaded only when the run ends; write the log to a local file "
+            "(-o scores.jsonl --resume) and copy it to the store when the run is done"
+        )
     if output is None or fmt not in STREAMED:
         raise click.UsageError(
             "--resume needs -o FILE in CSV or JSONL (a .csv or .jsonl name, or --format "
@@ -587,22 +650,37 @@ class _Verdicts:
 
 @contextlib.contextmanager
 def _stream(
-    output: Path | None,
+    output: Location | None,
     fmt: Format,
     report: Report,
     *,
     resume: bool,
     overwrite: bool,
     protected: Sequence[Path],
-) -> Iterator[Callable[[str], None]]:
-    """Yield a function that writes one line to stdout or ``output`` at once.
+) -> Iterator[Callable[[Row], None]]:
+    """Yield a function that writes one record to stdout or ``output`` at once.
 
     The CSV header goes first, unless a resumed file already holds lines.
+    Parquet goes to a table published when the run ends, as does a log at a
+    URL (uploaded in one piece): neither can be appended to in place.
     """
+    if fmt == "parquet" and output is not None:
+        with parquet_output(output, overwrite=overwrite, protected=protected) as add:
+            yield add
+        return
     first = header_line(fmt)
     if output is None:
         write_results(first)
-        yield write_results
+        yield lambda row: write_results(record_line(row, fmt))
+        return
+    if isinstance(output, URL):
+        with open_output(output, overwrite=overwrite) as file:
+            file.write(first.encode("utf-8"))
+
+            def put(row: Row) -> None:
+                file.write(record_line(row, fmt).encode("utf-8", "surrogateescape"))
+
+            yield put
         return
     with open_record_log(output, overwrite=overwrite, protected=protected, resume=resume) as log:
         if log.dropped:
@@ -613,7 +691,7 @@ def _stream(
             )
         if first and not log.kept:
             log.write_line(first)
-        yield log.write_line
+        yield lambda row: log.write_line(record_line(row, fmt))
 
 
 def _count(number: int, noun: str) -> str:
@@ -681,9 +759,31 @@ def _read_log(
     return recorded
 
 
+def _inputs(
+    paths: Sequence[Location],
+    files_from: IO[bytes] | None,
+    walk: Walk,
+    report: Report,
+    away: Sequence[Path],
+) -> list[Location]:
+    """The run's inputs: what ``paths`` name or hold, then what ``--files-from`` lists."""
+    try:
+        inputs = walk_inputs(paths, walk, report, away_from=away) if paths else []
+    except Fatal:
+        if files_from is None:
+            raise
+        inputs = []
+    if files_from is not None:
+        seen = {str(item) for item in inputs}
+        inputs.extend(listed_inputs(files_from, report, seen=seen))
+        if not inputs and not report.skipped and not report.failed:
+            raise Fatal("no images found in the given paths or the --files-from list")
+    return inputs
+
+
 def _not_recorded(
-    inputs: list[Path], recorded: set[str], log: Path | None, report: Report
-) -> list[Path]:
+    inputs: list[Location], recorded: set[str], log: Location | None, report: Report
+) -> list[Location]:
     """The inputs a resumed log does not hold yet; the others are counted as recorded."""
     todo = [path for path in inputs if str(path) not in recorded]
     report.recorded = len(inputs) - len(todo)
@@ -723,7 +823,7 @@ class _Clips:
 
     def __init__(
         self,
-        inputs: list[Path],
+        inputs: list[Location],
         frames: Callable[..., Iterator[FrameScore]],
         report: Report,
         places: dict[str, _Place],
@@ -732,7 +832,8 @@ class _Clips:
     ) -> None:
         self.inputs = inputs
         self.method = method
-        self.videos = {path for path in inputs if is_video(path)}
+        # A video at a URL is not looked for: its bytes are not read here.
+        self.videos = {path for path in inputs if isinstance(path, Path) and is_video(path)}
         self.names = {str(path) for path in self.videos}
         self.frames = frames
         self.report = report
@@ -741,11 +842,16 @@ class _Clips:
         report.recorded += sum(place.records for place in resumed)
 
     def mixed(
-        self, job: Callable[[Path], FileScore], *, workers: int | None, chunksize: int
+        self,
+        job: Callable[[Location], FileScore],
+        *,
+        workers: int | None,
+        chunksize: int,
+        executor: DaskExecutor | None = None,
     ) -> Generator[Record[FileScore] | Row | _ClipDone, None, None]:
         """Records of images, rows of videos' frames and :data:`_CLIP_DONE`, in input order."""
         images = [path for path in self.inputs if path not in self.videos]
-        batch = iter_batch(job, images, workers=workers, chunksize=chunksize)
+        batch = iter_batch(job, images, workers=workers, executor=executor, chunksize=chunksize)
         with contextlib.closing(batch):
             for path in self.inputs:
                 if path in self.videos:
@@ -768,6 +874,13 @@ class _Clips:
         except EdgegradError as error:
             self.report.failure(path, str(error))
             yield Row(str(path), None, method, None, None, None, None, str(error))
+
+
+def _plan(jobs: int | None, images: int, cluster: DaskExecutor | None) -> tuple[int | None, int]:
+    """``(workers, chunksize)`` for the images of a run: the local pool's, or the cluster's."""
+    if cluster is None:
+        return pool_plan(jobs, images)
+    return cluster.threads, cluster.chunksize(images)
 
 
 def _row(record: Record[FileScore], method: str, report: Report) -> Row:
