@@ -14,7 +14,10 @@ interleaved, and prints the median of each and their ratio:
 * checking a 12 MP float32 image for NaN and infinity with ``cv2.sumElems``,
   against ``np.isfinite(a).all()``;
 * the LAPV of a 1 MP float32 working-size image (``metrics._lapv``:
-  ``cv2.meanStdDev``), against NumPy's two-pass ``var`` of a float64 Laplacian;
+  ``cv2.sumElems`` and ``cv2.norm``), against NumPy's two-pass ``var`` of a
+  float64 Laplacian, and against ``cv2.meanStdDev`` of the float32 Laplacian;
+* the flat check of a 2 MP uint8 image (``metrics._is_flat``: one
+  ``cv2.minMaxLoc``), against NumPy's ``min()`` and ``max()``;
 * the working-size pre-filter of a 3 MP uint8 image (``metrics._resample``:
   read straight into float32, the 8-bit scale folded into the kernel),
   against the same Gaussian on a float64 copy;
@@ -98,6 +101,7 @@ def in_process_rows(repeat: int) -> list[tuple[str, str, str, float, float]]:
     floats = colour[..., 1].astype(np.float32) / 255.0
     working = np.ascontiguousarray(cv2.resize(floats, (1155, 866)) * 255.0)
     gray3 = np.ascontiguousarray(cv2.resize(colour[..., 1], (2000, 1500)), dtype=np.uint8)
+    gray2 = np.ascontiguousarray(cv2.resize(colour[..., 1], (1632, 1224)), dtype=np.uint8)
     cases: list[tuple[str, str, Callable[[], object], str, Callable[[], object]]] = [
         (
             "12 MP JPEG to gray",
@@ -122,10 +126,24 @@ def in_process_rows(repeat: int) -> list[tuple[str, str, str, float, float]]:
         ),
         (
             "LAPV of 1 MP float32",
-            "CV_32F + meanStdDev",
+            "CV_32F + sumElems + norm",
             functools.partial(metrics._lapv, working),
             "float64 + var",
             functools.partial(lapv_two_pass, working),
+        ),
+        (
+            "LAPV of 1 MP float32",
+            "CV_32F + sumElems + norm",
+            functools.partial(metrics._lapv, working),
+            "CV_32F + meanStdDev",
+            lambda: cv2.meanStdDev(cv2.Laplacian(working, cv2.CV_32F))[1][0, 0] ** 2,
+        ),
+        (
+            "flat check, 2 MP uint8",
+            "cv2.minMaxLoc",
+            functools.partial(metrics._is_flat, gray2),
+            "NumPy min() and max()",
+            lambda: bool(gray2.min() == gray2.max()),
         ),
         (
             "pre-filter, 3 MP uint8",

@@ -21,6 +21,20 @@ decode with and the shape that decode gives.
   fresh pages for every image (the issue's "decode-only floor, reused
   buffers").
 
+And, untimed, the per-file costs behind ``bench_blur_score.py``'s breakdown::
+
+    python benchmarks/blur_baselines.py profile FILES.json WORKING_SIZE
+
+* ``profile``: in this one process, prepared as a pool worker is (one OpenCV
+  thread, freed memory kept), the CPU time (``time.process_time``) that each
+  step takes over all the files, the best of two passes per file: ``decode``
+  (``cv2.imdecode`` of the file's bytes to gray) and ``decode_reduced`` (at the
+  scale edgegrad picks for the working size), ``score`` (``blur_score`` of the
+  decoded array) and ``score_working`` (with the working size, of the array
+  edgegrad reads), and ``job`` and ``job_working``, the whole
+  ``edgegrad.jobs.score_file`` call. It prints them as JSON. It imports the
+  ``edgegrad`` on ``sys.path``, so ``PYTHONPATH`` picks the checkout to profile.
+
 It parses ``sys.argv`` itself rather than using click, so that start-up is no
 more than the recipe needs; the pool needs its worker function in a real file.
 """
@@ -28,10 +42,14 @@ more than the recipe needs; the pool needs its worker function in a real file.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -84,7 +102,54 @@ def decode(jobs: list[Job], *, reuse: bool) -> None:
             pass
 
 
+def _cpu(step: Callable[..., object], *args: Any, **kwargs: Any) -> float:
+    """CPU seconds of ``step(*args, **kwargs)``, the better of two runs (the first may fault)."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.process_time()
+        step(*args, **kwargs)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def profile(paths: list[str], working_size: int) -> dict[str, float]:
+    """CPU seconds of each step of scoring ``paths``, summed over the files (see the module)."""
+    from edgegrad import batch, jobs, metrics
+    from edgegrad.io import read_image_checked
+
+    cv2.setNumThreads(1)
+    batch._reuse_freed_memory()
+    reduce_to = math.ceil(working_size / metrics.FAITHFUL_WORKING_FRACTION)
+    flags = {1: cv2.IMREAD_GRAYSCALE, **_REDUCED}
+    totals = dict.fromkeys(
+        ("decode", "decode_reduced", "score", "score_working", "job", "job_working"), 0.0
+    )
+    for name in paths:
+        path = Path(name)
+        data = np.fromfile(path, np.uint8)
+        loaded = read_image_checked(path, reduce_to=reduce_to)
+        totals["decode"] += _cpu(cv2.imdecode, data, cv2.IMREAD_GRAYSCALE)
+        totals["decode_reduced"] += _cpu(cv2.imdecode, data, flags[loaded.reduction])
+        totals["score"] += _cpu(metrics.blur_score, read_image_checked(path).array)
+        totals["score_working"] += _cpu(metrics.blur_score, loaded.array, working_size=working_size)
+        totals["job"] += _cpu(jobs.score_file, path)
+        totals["job_working"] += _cpu(jobs.score_file, path, working_size=working_size)
+    return totals
+
+
+_REDUCED = {
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["profile"]:
+        _, listing, working_size = argv
+        paths = [str(path) for path, *_ in json.loads(Path(listing).read_text())]
+        print(json.dumps(profile(paths, int(working_size))))
+        return
     mode, listing = argv
     jobs = [
         (str(path), int(flags), int(height), int(width))
@@ -95,7 +160,7 @@ def main(argv: list[str]) -> None:
     elif mode in ("decode", "decode-reuse"):
         decode(jobs, reuse=mode == "decode-reuse")
     else:
-        raise SystemExit(f"unknown mode {mode!r}: use naive, decode or decode-reuse")
+        raise SystemExit(f"unknown mode {mode!r}: use naive, decode, decode-reuse or profile")
 
 
 if __name__ == "__main__":
