@@ -14,7 +14,7 @@ import dataclasses
 import math
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -108,7 +108,7 @@ class Gallery:
         *,
         cut: float | None,
         cut_label: str,
-        protected: Sequence[Path],
+        protected: Iterable[Path],
     ) -> None:
         """Write the page; ``cut`` is the sharpness key of the blurry cut (``blurry_cut``)."""
         measure = METHODS[self.method]

@@ -7,9 +7,10 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast, overload
+from typing import IO, Any, Final, TypeVar, cast, overload
 
 import click
+import numpy as np
 
 from edgegrad.cluster import DASK_INSTALL, LOCAL, SCHEDULER_VARIABLE
 from edgegrad.io import URL, Location, as_location, is_url, iter_images, remote_support
@@ -254,7 +255,50 @@ files_from_option = click.option(
 )
 
 
-def listed_inputs(stream: IO[bytes], report: Report, *, seen: set[str]) -> Iterator[Location]:
+class Seen:
+    """The names of the inputs met so far, 8 bytes a name, for telling repeats.
+
+    Each name is kept as its 64-bit :func:`hash` (SipHash, keyed afresh in
+    each process), never as text: a sorted NumPy array holds the older ones
+    and a set the latest :data:`RECENT` (a fixed few megabytes), merged into
+    the array whenever the set is full. Ten million names take 80 MB, where a
+    set of the names themselves takes about 1.5 GB. Two different names share
+    a hash with probability 2**-64 a pair: about 3e-6 over ten million names.
+    Such a pair would make the later name count as a repeat.
+
+    Examples
+    --------
+    >>> seen = Seen()
+    >>> seen.add("a.png"), seen.add("b.png"), seen.add("a.png")
+    (True, True, False)
+    """
+
+    #: Hashes held in the set before they are merged into the sorted array.
+    RECENT: Final = 1 << 16
+
+    def __init__(self) -> None:
+        self._older = np.empty(0, dtype=np.int64)
+        self._recent: set[int] = set()
+
+    def add(self, name: str) -> bool:
+        """Note ``name``; return whether it is new (it was not noted before)."""
+        key = hash(name)
+        if key in self._recent:
+            return False
+        older = self._older
+        at = int(np.searchsorted(older, key))
+        if at < len(older) and older[at] == key:
+            return False
+        self._recent.add(key)
+        if len(self._recent) >= self.RECENT:
+            recent = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            self._older = np.sort(np.concatenate([older, np.sort(recent)]), kind="stable")
+            self._recent = set()
+        return True
+
+
+def listed_inputs(stream: IO[bytes], report: Report, *, seen: Seen) -> Iterator[Location]:
     """The inputs ``--files-from`` lists, one a line, read lazily.
 
     Each line is decoded as UTF-8 with ``surrogateescape`` (as
@@ -280,11 +324,9 @@ def listed_inputs(stream: IO[bytes], report: Report, *, seen: set[str]) -> Itera
             if problem is not None:
                 raise click.UsageError(f"--files-from lists {location}: {problem}")
             checked.add(location.scheme)
-        key = str(location)
-        if key in seen:
+        if not seen.add(str(location)):
             report.skip(location, "listed more than once")
             continue
-        seen.add(key)
         yield location
 
 
@@ -307,7 +349,24 @@ def walk_inputs(
     *,
     away_from: Sequence[Path] = (),
 ) -> list[Location] | list[Path]:
-    """Find the input images named by ``paths``.
+    """Find the input images named by ``paths``: :func:`iter_walk`, collected into a list.
+
+    Raises
+    ------
+    Fatal
+        When the paths hold nothing to look at.
+    """
+    return list(iter_walk(paths, walk, report, away_from=away_from))
+
+
+def iter_walk(
+    paths: Sequence[Location],
+    walk: Walk,
+    report: Report,
+    *,
+    away_from: Sequence[Path] = (),
+) -> Iterator[Location]:
+    """The input images named by ``paths``, found lazily, in the order given and walked.
 
     Files found in folders are left out when they are edgegrad's own earlier
     outputs (by name) or lie in one of ``away_from`` (the run's output or
@@ -320,7 +379,7 @@ def walk_inputs(
     Raises
     ------
     Fatal
-        When the paths hold nothing to look at.
+        Once the walk is over, when the paths held nothing to look at.
     """
     local = [p for p in paths if isinstance(p, Path)]
     named = {p for p in local if not p.is_dir()}
@@ -330,7 +389,7 @@ def walk_inputs(
         for fence in (f.resolve() for f in away_from)
         if not any(root.is_relative_to(fence) for root in walked)
     ]
-    found: list[Location] = []
+    found = False
     for path in iter_images(
         paths,
         recursive=walk.recursive,
@@ -342,11 +401,13 @@ def walk_inputs(
         on_other=report.pass_over,
     ):
         if isinstance(path, URL):  # found in a store, or named: nothing of a run is there
-            found.append(path)
+            found = True
+            yield path
             continue
         fence = next((f for f in fences if path.resolve().is_relative_to(f)), None)
         if path in named:
-            found.append(path)
+            found = True
+            yield path
         elif is_output_name(path.name):
             report.ignored += 1
             report.pass_over(
@@ -356,10 +417,10 @@ def walk_inputs(
             report.ignored += 1
             report.pass_over(path, f"lies in this run's output folder {fence}")
         else:
-            found.append(path)
+            found = True
+            yield path
     if not found and not report.skipped and not report.ignored and not report.failed:
         raise Fatal("no images found in the given paths")
-    return found
 
 
 Region = tuple[int, int, int, int]

@@ -16,10 +16,13 @@ display digits) comes from :data:`edgegrad.metrics.METHODS`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import itertools
+import os
 import sys
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final, Literal, get_args
@@ -61,18 +64,19 @@ from .options import (
     Finite,
     LocationType,
     Region,
+    Seen,
     Walk,
     batch_options,
     debug_option,
     files_from_option,
     inputs_argument,
+    iter_walk,
     listed_inputs,
     max_pixels_option,
     method_option,
     overwrite_option,
     region_options,
     scheduler_option,
-    walk_inputs,
 )
 from .parquet import parquet_output, parquet_support
 from .records import (
@@ -88,6 +92,7 @@ from .records import (
     render,
 )
 from .report import (
+    SMALL_BATCH,
     STDOUT,
     Fatal,
     Report,
@@ -382,23 +387,19 @@ def blur_score_cmd(
     # An absolute threshold judges at once, earlier records of a resumed log too.
     verdicts.cut = blurry_cut([], measure, cut)
     # A log that cannot be resumed is refused before the walk, which may be long.
-    if isinstance(output, Path) and resume:
+    logged = (
         _read_log(output, fmt, method, None, report)
+        if isinstance(output, Path) and resume
+        else set()
+    )
     away = [action.destination for action in actions]
     if gallery is not None:
         away.append(gallery.assets)
     # Before the walk too: a scheduler that cannot be reached fails at once.
     cluster = None if scheduler is None else ctx.with_resource(connect(scheduler, workers=jobs))
-    inputs = _inputs(paths, files_from, walk, report, away)
-    if actions and any(isinstance(item, URL) for item in inputs):
-        raise click.UsageError(
-            "--move-to/--copy-to/--link-to act on local files only; some inputs are URLs"
-        )
-    if isinstance(output, URL) and str(output) in {str(item) for item in inputs}:
-        raise click.BadParameter(
-            f"{output} is an input of this run; refusing to write onto it", param_hint="'-o'"
-        )
-    local_inputs = [item for item in inputs if isinstance(item, Path)]
+    if actions and any(isinstance(item, URL) for item in paths):
+        raise click.UsageError(_LOCAL_ONLY)
+    source = _Inputs(paths, files_from, walk, away, acting=bool(actions), output=output)
     job = functools.partial(
         score_file,
         method=method,
@@ -423,10 +424,25 @@ def blur_score_cmd(
         fps=fps,
     )
     if streamed:
+        # Counted first where the inputs can be read twice, for the bar's total
+        # (recorded inputs left out, as the log stood before the lock).
+        total = source.count(logged) if source.countable else None
+        logged.clear()  # read again, under the log's lock
+        inputs = source.read(report)
+        # A few inputs read ahead: a run with none fails before its output exists,
+        # and a short run is planned by its true length.
+        head = list(itertools.islice(inputs, SMALL_BATCH))
+        if total is None and len(head) < SMALL_BATCH:
+            total = len(head)
         with contextlib.ExitStack() as stack:
             write = stack.enter_context(
                 _stream(
-                    output, fmt, report, resume=resume, overwrite=overwrite, protected=local_inputs
+                    output,
+                    fmt,
+                    report,
+                    resume=resume,
+                    overwrite=overwrite,
+                    protected=source.protected(),
                 )
             )
             # Read again under the log's lock: a run that ended meanwhile may have added to it.
@@ -436,20 +452,26 @@ def blur_score_cmd(
                 if isinstance(output, Path) and resume
                 else set()
             )
-            todo = _not_recorded(inputs, recorded, output, report)
-            clips = _Clips(todo, frames, report, places, method=method)
-            workers, chunksize = _plan(jobs, len(todo) - len(clips.videos), cluster)
+            todo = _Unrecorded(recorded, output, report)
+            clips = _Clips(frames, report, places, method=method)
+            estimate = _LONG_RUN if total is None else total
+            workers, chunksize = _plan(jobs, estimate, cluster)
+            guarded = source.guard(itertools.chain(head, inputs), output)
             # Nothing runs until the first record is asked for; closing cancels the rest.
             records = stack.enter_context(
                 contextlib.closing(
-                    clips.mixed(job, workers=workers, chunksize=chunksize, executor=cluster)
+                    clips.mixed(
+                        todo.filter(guarded),
+                        job,
+                        workers=workers,
+                        chunksize=chunksize,
+                        executor=cluster,
+                    )
                 )
             )
             # Records shown on the terminal show the progress; a bar would garble them.
             on_terminal = output is None and sys.stdout is not None and sys.stdout.isatty()
-            bar = stack.enter_context(
-                progress(len(todo), "scoring", hidden=on_terminal, report=report)
-            )
+            bar = stack.enter_context(progress(total, "scoring", hidden=on_terminal, report=report))
             for record in records:
                 if isinstance(record, _ClipDone):
                     bar.update(1)
@@ -468,12 +490,23 @@ def blur_score_cmd(
                 notes.look_at(row)
                 write(row)
                 bar.update(1)
+        todo.finish()
     else:
-        clips = _Clips(inputs, frames, report, {}, method=method)
-        workers, chunksize = _plan(jobs, len(inputs) - len(clips.videos), cluster)
+        everything = list(source.read(report))
+        local_inputs = [item for item in everything if isinstance(item, Path)]
+        clips = _Clips(frames, report, {}, method=method)
+        videos = {path for path in local_inputs if is_video(path)}
+        workers, chunksize = _plan(jobs, len(everything) - len(videos), cluster)
         rows: list[Row] = []
-        with progress(len(inputs), "scoring") as bar:
-            running = clips.mixed(job, workers=workers, chunksize=chunksize, executor=cluster)
+        with progress(len(everything), "scoring") as bar:
+            running = clips.mixed(
+                everything,
+                job,
+                workers=workers,
+                chunksize=chunksize,
+                executor=cluster,
+                videos=videos,
+            )
             with contextlib.closing(running):
                 for record in running:
                     if isinstance(record, _ClipDone):
@@ -519,7 +552,8 @@ def blur_score_cmd(
             if value is not None
         ]
         cut_label = given[0] if given else ""
-        gallery.write(ctx, report, cut=verdicts.cut, cut_label=cut_label, protected=local_inputs)
+        mine = source.protected() if streamed else local_inputs
+        gallery.write(ctx, report, cut=verdicts.cut, cut_label=cut_label, protected=mine)
     for action in actions:
         folders = [p for p in paths if isinstance(p, Path) and p.is_dir()]
         _act(verdicts.to_act, action, folders=folders, report=report)
@@ -656,7 +690,7 @@ def _stream(
     *,
     resume: bool,
     overwrite: bool,
-    protected: Sequence[Path],
+    protected: Iterable[Path],
 ) -> Iterator[Callable[[Row], None]]:
     """Yield a function that writes one record to stdout or ``output`` at once.
 
@@ -759,40 +793,176 @@ def _read_log(
     return recorded
 
 
-def _inputs(
-    paths: Sequence[Location],
-    files_from: IO[bytes] | None,
-    walk: Walk,
-    report: Report,
-    away: Sequence[Path],
-) -> list[Location]:
-    """The run's inputs: what ``paths`` name or hold, then what ``--files-from`` lists."""
-    try:
-        inputs = walk_inputs(paths, walk, report, away_from=away) if paths else []
-    except Fatal:
-        if files_from is None:
-            raise
-        inputs = []
-    if files_from is not None:
-        seen = {str(item) for item in inputs}
-        inputs.extend(listed_inputs(files_from, report, seen=seen))
-        if not inputs and not report.skipped and not report.failed:
+_LOCAL_ONLY: Final = "--move-to/--copy-to/--link-to act on local files only; some inputs are URLs"
+#: The length a run is planned for when its inputs cannot be counted first (a
+#: list on a pipe): long enough for the largest chunks.
+_LONG_RUN: Final = 1 << 30
+
+
+@dataclass
+class _Inputs:
+    """A run's inputs: what PATHS name or hold, then what ``--files-from`` lists.
+
+    They are read lazily and in order (:meth:`read`), so a run over millions of
+    them holds none but those in flight. Each input is checked as it comes:
+    a URL with ``--move-to``/``--copy-to``/``--link-to`` (``acting``) is a
+    usage error, and so is the output URL among the inputs. Inputs that can
+    be read twice (local PATHS, and a list in a regular file) are
+    :attr:`countable`: they are counted first, for the progress bar, and read
+    again to check that an existing output is none of them.
+    """
+
+    paths: Sequence[Location]
+    files_from: IO[bytes] | None
+    walk: Walk
+    away: Sequence[Path]
+    acting: bool
+    output: Location | None
+
+    @property
+    def countable(self) -> bool:
+        """Whether the inputs can be read again: no URL folder to list twice, no pipe."""
+        if any(isinstance(item, URL) for item in self.paths):
+            return False
+        return self.files_from is None or self._list_file() is not None
+
+    def read(self, report: Report) -> Iterator[Location]:
+        """The inputs, one at a time, telling ``report`` of what is skipped or failed.
+
+        Raises
+        ------
+        Fatal
+            Once the inputs are over, if there were none to look at.
+        """
+        return self._read(report, self.files_from)
+
+    def count(self, recorded: set[str]) -> int:
+        """How many inputs there are, leaving out those in ``recorded`` (a first pass).
+
+        The checks of :meth:`read` apply, so a usage error comes before any output.
+        """
+        name = self._list_file()
+        with contextlib.ExitStack() as stack:
+            listing = None if name is None else stack.enter_context(open(name, "rb"))
+            try:
+                return sum(str(item) not in recorded for item in self._read(Report(), listing))
+            except Fatal:  # said by the run's own reading
+                return 0
+
+    def protected(self) -> Iterator[Path]:
+        """The local inputs, read again lazily, for an output to be none of them.
+
+        Only read if the output exists. A list on a pipe cannot be read again:
+        :meth:`guard` checks its entries as they come instead.
+        """
+        name = self._list_file()
+        with contextlib.ExitStack() as stack:
+            listing = None if name is None else stack.enter_context(open(name, "rb"))
+            quiet = Report()
+            try:
+                for item in self._read(quiet, listing):
+                    if isinstance(item, Path):
+                        yield item
+            except Fatal:
+                return
+
+    def guard(self, inputs: Iterable[Location], output: Location | None) -> Iterator[Location]:
+        """``inputs``, refusing a local one that is the local ``output`` of a run over a pipe.
+
+        Where the inputs were read again to protect the output (they are
+        :attr:`countable`), this only passes them on.
+
+        Raises
+        ------
+        Fatal
+            At an input that is the output file, under any name.
+        """
+        if self.countable or not isinstance(output, Path):
+            yield from inputs
+            return
+        try:
+            target = os.stat(output)
+        except OSError:  # a Parquet table appears only at the end: nothing to read yet
+            yield from inputs
+            return
+        for item in inputs:
+            if isinstance(item, Path):
+                with contextlib.suppress(OSError):
+                    other = os.stat(item)
+                    if (other.st_dev, other.st_ino) == (target.st_dev, target.st_ino):
+                        raise Fatal(f"{item} is this run's output {output}; refusing to read it")
+            yield item
+
+    def _list_file(self) -> str | None:
+        """The name of the ``--files-from`` file when it is a regular file, else None."""
+        name = getattr(self.files_from, "name", None)
+        if not isinstance(name, str) or name in ("-", "<stdin>") or not os.path.isfile(name):
+            return None
+        return name
+
+    def _read(self, report: Report, listing: IO[bytes] | None) -> Iterator[Location]:
+        found = False
+        seen = None if listing is None else Seen()
+        try:
+            for item in iter_walk(self.paths, self.walk, report, away_from=self.away):
+                if seen is not None:
+                    seen.add(str(item))
+                found = True
+                yield self._checked(item)
+        except Fatal:
+            if listing is None:
+                raise
+        if listing is None or seen is None:
+            return
+        for item in listed_inputs(listing, report, seen=seen):
+            found = True
+            yield self._checked(item)
+        if not found and not report.skipped and not report.failed:
             raise Fatal("no images found in the given paths or the --files-from list")
-    return inputs
+
+    def _checked(self, item: Location) -> Location:
+        if isinstance(item, URL):
+            if self.acting:
+                raise click.UsageError(_LOCAL_ONLY)
+            if isinstance(self.output, URL) and str(item) == str(self.output):
+                raise click.BadParameter(
+                    f"{self.output} is an input of this run; refusing to write onto it",
+                    param_hint="'-o'",
+                )
+        return item
 
 
-def _not_recorded(
-    inputs: list[Location], recorded: set[str], log: Location | None, report: Report
-) -> list[Location]:
-    """The inputs a resumed log does not hold yet; the others are counted as recorded."""
-    todo = [path for path in inputs if str(path) not in recorded]
-    report.recorded = len(inputs) - len(todo)
-    if len(recorded) > report.recorded:
-        report.say(
-            f"resume: {len(recorded) - report.recorded} records in {log} match no input of "
-            "this run (paths are matched as written: give the paths the first run was given)"
-        )
-    return todo
+class _Unrecorded:
+    """Leaves out the inputs a resumed log holds, counting them as recorded.
+
+    The log's paths (``recorded``) are held as a set for the run: memory in
+    proportion to the log, not to the inputs.
+    """
+
+    def __init__(self, recorded: set[str], log: Location | None, report: Report) -> None:
+        self.recorded = recorded
+        self.log = log
+        self.report = report
+        self.matched = 0
+
+    def filter(self, inputs: Iterable[Location]) -> Iterator[Location]:
+        """The inputs not in the log, in order."""
+        recorded = self.recorded
+        for item in inputs:
+            if recorded and str(item) in recorded:
+                self.matched += 1
+                self.report.recorded += 1
+                continue
+            yield item
+
+    def finish(self) -> None:
+        """Say how many of the log's records matched no input of this run."""
+        if len(self.recorded) > self.matched:
+            self.report.say(
+                f"resume: {len(self.recorded) - self.matched} records in {self.log} match no "
+                "input of this run (paths are matched as written: give the paths the first "
+                "run was given)"
+            )
 
 
 @dataclass
@@ -812,56 +982,80 @@ _CLIP_DONE: Final = _ClipDone()
 
 
 class _Clips:
-    """A run's videos among its inputs, and their frames' rows, in input order.
+    """The videos among a run's inputs, and their frames' rows, in input order.
 
     Images go to the batch's pool (one record each); each video is decoded
     here, in this process, with the decoder's own threads, and gives one row
     per frame as it is decoded, so a streamed log has every frame scored so
     far when the run stops. A resumed video goes on after its last recorded
-    frame (``places``).
+    frame (``places``). ``names`` gathers the videos met.
     """
 
     def __init__(
         self,
-        inputs: list[Location],
         frames: Callable[..., Iterator[FrameScore]],
         report: Report,
         places: dict[str, _Place],
         *,
         method: str,
     ) -> None:
-        self.inputs = inputs
         self.method = method
-        # A video at a URL is not looked for: its bytes are not read here.
-        self.videos = {path for path in inputs if isinstance(path, Path) and is_video(path)}
-        self.names = {str(path) for path in self.videos}
+        self.names: set[str] = set()
         self.frames = frames
         self.report = report
         self.places = places
-        resumed = [places[name] for name in self.names if name in places]
-        report.recorded += sum(place.records for place in resumed)
 
     def mixed(
         self,
+        inputs: Iterable[Location],
         job: Callable[[Location], FileScore],
         *,
         workers: int | None,
         chunksize: int,
         executor: DaskExecutor | None = None,
+        videos: Container[Location] | None = None,
     ) -> Generator[Record[FileScore] | Row | _ClipDone, None, None]:
-        """Records of images, rows of videos' frames and :data:`_CLIP_DONE`, in input order."""
-        images = [path for path in self.inputs if path not in self.videos]
-        batch = iter_batch(job, images, workers=workers, executor=executor, chunksize=chunksize)
+        """Records of images, rows of videos' frames and :data:`_CLIP_DONE`, in input order.
+
+        ``inputs`` are read as the batch asks for images; each is sniffed
+        (:func:`edgegrad.io.is_video`) unless ``videos`` tells. ``ahead``
+        holds, in order, the inputs read and not yet given out, each with
+        whether it is a video: the batch's window of images, and the videos
+        among and just after them.
+        """
+        ahead: collections.deque[tuple[Location, Path | None]] = collections.deque()
+
+        def images() -> Iterator[Location]:
+            for item in inputs:
+                # A video at a URL is not looked for: its bytes are not read here.
+                local = item if isinstance(item, Path) else None
+                sniffed = local is not None and (
+                    is_video(local) if videos is None else local in videos
+                )
+                ahead.append((item, local if sniffed else None))
+                if not sniffed:
+                    yield item
+
+        def clips() -> Iterator[Row | _ClipDone]:
+            while ahead and (path := ahead[0][1]) is not None:
+                ahead.popleft()
+                yield from self._rows(path)
+                yield _CLIP_DONE
+
+        batch = iter_batch(job, images(), workers=workers, executor=executor, chunksize=chunksize)
         with contextlib.closing(batch):
-            for path in self.inputs:
-                if path in self.videos:
-                    yield from self._rows(path)
-                    yield _CLIP_DONE
-                else:
-                    yield next(batch)
+            for record in batch:
+                yield from clips()  # those before this image
+                ahead.popleft()
+                yield record
+                yield from clips()  # those after it, already read
+        yield from clips()
 
     def _rows(self, path: Path) -> Iterator[Row]:
+        self.names.add(str(path))
         place = self.places.get(str(path))
+        if place is not None:
+            self.report.recorded += place.records
         after = None if place is None else (place.frame, place.time)
         method = self.method
         try:
