@@ -261,7 +261,8 @@ class Seen:
     Each name is kept as its 64-bit :func:`hash` (SipHash, keyed afresh in
     each process), never as text: a sorted NumPy array holds the older ones
     and a set the latest :data:`RECENT` (a fixed few megabytes), merged into
-    the array whenever the set is full. Ten million names take 80 MB, where a
+    the array whenever the set is full (for a moment, the old array and the
+    merged one are both held). Ten million names take 80 MB, where a
     set of the names themselves takes about 1.5 GB. Two different names share
     a hash with probability 2**-64 a pair: about 3e-6 over ten million names.
     Such a pair would make the later name count as a repeat.
@@ -292,8 +293,11 @@ class Seen:
         self._recent.add(key)
         if len(self._recent) >= self.RECENT:
             recent = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
-            # Two sorted runs: the stable sort (timsort) merges them in linear time.
-            self._older = np.sort(np.concatenate([older, np.sort(recent)]), kind="stable")
+            recent.sort()
+            merged = np.concatenate([older, recent])
+            # Two sorted runs: the stable sort (timsort) merges them in linear time, in place.
+            merged.sort(kind="stable")
+            self._older = merged
             self._recent = set()
         return True
 

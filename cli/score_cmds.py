@@ -9,6 +9,9 @@ CSV and JSONL are streamed: each record is written (and flushed) as its image
 finishes, in input order, unless an option needs every score first (``--sort
 score``, ``--best``, ``--percentile``, ``--sigma``). Written to ``-o FILE``,
 such a log can be continued with ``--resume`` after the run was stopped.
+A streamed run reads its inputs lazily (:class:`_Inputs`), so its memory
+does not grow with them, but for 8 bytes a name to tell the repeated lines
+of ``--files-from`` (:class:`~.options.Seen`) and the paths of a resumed log.
 
 Everything that depends on the focus measure (its choices, help, direction,
 display digits) comes from :data:`edgegrad.metrics.METHODS`.
@@ -432,8 +435,7 @@ def blur_score_cmd(
         # A few inputs read ahead: a run with none fails before its output exists,
         # and a short run is planned by its true length.
         head = list(itertools.islice(inputs, SMALL_BATCH))
-        if total is None and len(head) < SMALL_BATCH:
-            total = len(head)
+        whole = len(head) < SMALL_BATCH
         with contextlib.ExitStack() as stack:
             write = stack.enter_context(
                 _stream(
@@ -453,6 +455,8 @@ def blur_score_cmd(
                 else set()
             )
             todo = _Unrecorded(recorded, output, report)
+            if total is None and whole:
+                total = sum(str(item) not in recorded for item in head)
             clips = _Clips(frames, report, places, method=method)
             estimate = _LONG_RUN if total is None else total
             workers, chunksize = _plan(jobs, estimate, cluster)

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import CliRun
 
-from cli.main import main
-from cli.options import Seen
-from cli.report import Progress
+from edgegrad_cli.main import main
+from edgegrad_cli.options import Seen
+from edgegrad_cli.report import Progress
 
 
 class Pipe(io.RawIOBase):
@@ -232,3 +232,27 @@ def test_an_uncounted_run_shows_its_count_without_a_bar() -> None:
     bar = Progress(None, "scoring", drawn=False, clock=lambda: next(times))
     bar.update(4)
     assert bar.line(2.0) == "scoring  4  elapsed 00:00:02  4.0 img/s"
+
+
+def test_the_bar_counts_a_list_file_first_and_a_pipe_as_it_goes(
+    cli: CliRun, images: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("edgegrad_cli.report.stderr_is_terminal", lambda: True)
+    links = many_names(images, 30)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{line}\n" for line in [*links, links[0], links[1]]))
+    log = tmp_path / "log.jsonl"
+    log.write_text(cli("blur-score", *links[:5], "--format", "jsonl").stdout)
+    counted = cli("blur-score", "--files-from", listing, "-o", log, "--resume")
+    assert counted.exit_code == 0, counted.stderr
+    # 30 names, 2 lines repeated, 4 recorded (the fifth link is the first's file,
+    # which a walk does once): 26 to score, known from the start.
+    assert "4 already recorded" in counted.stderr
+    assert "1/26" in counted.stderr
+    assert "26/26" in counted.stderr
+    piped = tmp_path / "piped.jsonl"
+    stream = io.BufferedReader(Pipe(listing.read_bytes(), piped))
+    result = run_with_stdin(["blur-score", "--files-from", "-", "-o", piped], stream)
+    assert result.exit_code == 0, result.output
+    last = result.output.split("\r\x1b[K")[-1]
+    assert last.startswith("scoring  30  elapsed ")
