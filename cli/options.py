@@ -7,13 +7,12 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, TypeVar, cast, overload
+from typing import IO, Any, TypeVar, cast, overload
 
 import click
-import numpy as np
 
 from edgegrad.cluster import DASK_INSTALL, LOCAL, SCHEDULER_VARIABLE
-from edgegrad.io import URL, Location, as_location, is_url, iter_images, remote_support
+from edgegrad.io import URL, Location, Seen, as_location, is_url, iter_images, remote_support
 from edgegrad.jobs import is_output_name
 from edgegrad.metrics import METHODS
 
@@ -253,53 +252,6 @@ files_from_option = click.option(
     "entries are files, taken as they are: folders are not walked and --include/--exclude "
     "do not apply to them.",
 )
-
-
-class Seen:
-    """The names of the inputs met so far, 8 bytes a name, for telling repeats.
-
-    Each name is kept as its 64-bit :func:`hash` (SipHash, keyed afresh in
-    each process), never as text: a sorted NumPy array holds the older ones
-    and a set the latest :data:`RECENT` (a fixed few megabytes), merged into
-    the array whenever the set is full (for a moment, the old array and the
-    merged one are both held). Ten million names take 80 MB, where a
-    set of the names themselves takes about 1.5 GB. Two different names share
-    a hash with probability 2**-64 a pair: about 3e-6 over ten million names.
-    Such a pair would make the later name count as a repeat.
-
-    Examples
-    --------
-    >>> seen = Seen()
-    >>> seen.add("a.png"), seen.add("b.png"), seen.add("a.png")
-    (True, True, False)
-    """
-
-    #: Hashes held in the set before they are merged into the sorted array.
-    RECENT: Final = 1 << 16
-
-    def __init__(self) -> None:
-        self._older = np.empty(0, dtype=np.int64)
-        self._recent: set[int] = set()
-
-    def add(self, name: str) -> bool:
-        """Note ``name``; return whether it is new (it was not noted before)."""
-        key = hash(name)
-        if key in self._recent:
-            return False
-        older = self._older
-        at = int(np.searchsorted(older, key))
-        if at < len(older) and older[at] == key:
-            return False
-        self._recent.add(key)
-        if len(self._recent) >= self.RECENT:
-            recent = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
-            recent.sort()
-            merged = np.concatenate([older, recent])
-            # Two sorted runs: the stable sort (timsort) merges them in linear time, in place.
-            merged.sort(kind="stable")
-            self._older = merged
-            self._recent = set()
-        return True
 
 
 def listed_inputs(stream: IO[bytes], report: Report, *, seen: Seen) -> Iterator[Location]:

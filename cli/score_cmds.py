@@ -11,7 +11,7 @@ score``, ``--best``, ``--percentile``, ``--sigma``). Written to ``-o FILE``,
 such a log can be continued with ``--resume`` after the run was stopped.
 A streamed run reads its inputs lazily (:class:`_Inputs`), so its memory
 does not grow with them, but for 8 bytes a name to tell the repeated lines
-of ``--files-from`` (:class:`~.options.Seen`) and the paths of a resumed log.
+of ``--files-from`` (:class:`edgegrad.io.Seen`) and the paths of a resumed log.
 
 Everything that depends on the focus measure (its choices, help, direction,
 display digits) comes from :data:`edgegrad.metrics.METHODS`.
@@ -41,6 +41,7 @@ from edgegrad.io import (
     TRANSFER_ACTIONS,
     URL,
     Location,
+    Seen,
     TransferAction,
     is_video,
     open_output,
@@ -67,7 +68,6 @@ from .options import (
     Finite,
     LocationType,
     Region,
-    Seen,
     Walk,
     batch_options,
     debug_option,

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import CliRun
 
+from edgegrad.io import Seen
 from edgegrad_cli.main import main
-from edgegrad_cli.options import Seen
 from edgegrad_cli.report import Progress
 
 

@@ -9,7 +9,8 @@ are all here; the modules behind them are private:
 * ``_fs``: temporary names, atomic writes, links, OS errors in words;
 * ``_write``: :func:`write_image`, :func:`write_text`, :func:`write_bytes`;
 * ``_transfer``: :func:`transfer` (move, copy, link);
-* ``_walk``: :func:`iter_images` (local folders, and URLs' through fsspec);
+* ``_walk``: :func:`iter_images` (local folders, and URLs' through fsspec), and
+  :class:`Seen`, the compact set of keys it tells repeats by;
 * ``_remote``: :class:`URL` and reading, listing and uploading through fsspec
   (the ``remote``, ``s3``, ``gcs`` and ``azure`` extras; its module docstring
   says where credentials come from);
@@ -95,7 +96,7 @@ from edgegrad.io._video import (
     open_video,
     video_support,
 )
-from edgegrad.io._walk import image_extensions, iter_images
+from edgegrad.io._walk import Seen, image_extensions, iter_images
 from edgegrad.io._write import (
     open_output,
     writable_extensions,
@@ -120,6 +121,7 @@ __all__ = [
     "Location",
     "ReadMode",
     "RecordLog",
+    "Seen",
     "TransferAction",
     "VideoFrame",
     "VideoInfo",
