@@ -312,6 +312,31 @@ def status_kib(pid: int) -> tuple[int, int]:
     return values["VmRSS:"], values["VmHWM:"]
 
 
+def own_peak(command: list[str]) -> tuple[float, float]:
+    """Run ``command``; its own process's peak VmHWM (not its workers') in MiB, and wall seconds.
+
+    Its stderr goes to a temporary file, never a pipe that a long run could fill.
+
+    Raises
+    ------
+    click.ClickException
+        If it exits non-zero (with the end of its stderr).
+    """
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, status_kib(process.pid)[1])
+            time.sleep(POLL_SECONDS)
+        seconds = time.perf_counter() - start
+        if process.returncode != 0:
+            errors.seek(0)
+            text = errors.read().decode(errors="replace")[-2000:]
+            raise click.ClickException(f"{' '.join(command)} exited {process.returncode}: {text}")
+    return peak / 1024, seconds
+
+
 def watch(command: list[str]) -> None:
     """Run ``command``, polling its process tree; print exit code and peaks as JSON.
 

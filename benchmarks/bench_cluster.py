@@ -54,7 +54,7 @@ from pathlib import Path
 import click
 import cv2
 import numpy as np
-from bench_blur_score import CACHE, cpu_model, edgegrad_command, status_kib
+from bench_blur_score import CACHE, cpu_model, edgegrad_command, own_peak, status_kib
 from make_corpus import describe, make_corpus
 
 from edgegrad.batch import Record, iter_batch, run_batch
@@ -68,7 +68,6 @@ CHUNKS = (1, 2, 4, 8, 16, 32)
 RATIO_TARGET = 0.80
 CLIENT_TARGET_MIB = 300.0
 OVERHEAD_TARGET = 0.05
-POLL_SECONDS = 0.05
 
 
 def timed(run: Callable[[], list[Record[FileScore]]]) -> tuple[float, list[Record[FileScore]]]:
@@ -115,20 +114,11 @@ def tiny_folder(count: int) -> tuple[Path, Path]:
 def client_peak_mib(command: list[str], expected: int, output: Path) -> tuple[float, float]:
     """Peak VmHWM (MiB) of ``command``'s own process, and its wall time; checks the records."""
     output.unlink(missing_ok=True)
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, status_kib(process.pid)[1])
-        time.sleep(POLL_SECONDS)
-    seconds = time.perf_counter() - start
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.returncode != 0:
-        raise click.ClickException(f"{command} exited {process.returncode}: {stderr[-2000:]}")
+    peak, seconds = own_peak(command)
     lines = output.read_bytes().count(b"\n")
     if lines != expected:
         raise click.ClickException(f"{output}: {lines} records for {expected} inputs")
-    return peak / 1024, seconds
+    return peak, seconds
 
 
 def lazy_child(count: int) -> None:

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import click
 import cv2
-from bench_blur_score import POLL_SECONDS, cpu_model, edgegrad_command, status_kib
+from bench_blur_score import cpu_model, edgegrad_command, own_peak
 
 TARGET_MIB = 300.0
 LINKS_PER_FILE = 50_000
@@ -69,19 +67,10 @@ def peak_of_run(listing: Path, output: Path, jobs: int) -> tuple[float, float, i
     """(client's peak MiB, wall seconds, records written) of one run."""
     command = [*edgegrad_command(), "blur-score", "--files-from", str(listing)]
     command += ["-o", str(output), "--overwrite", "--jobs", str(jobs)]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, status_kib(process.pid)[1])
-        time.sleep(POLL_SECONDS)
-    wall = time.perf_counter() - start
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode != 0:
-        raise click.ClickException(f"{' '.join(command)} exited {process.returncode}: {stderr}")
+    peak, wall = own_peak(command)
     with output.open("rb") as file:
         written = sum(1 for _ in file)
-    return peak / 1024, wall, written
+    return peak, wall, written
 
 
 def head_of(listing: Path, lines: int, target: Path) -> Path:

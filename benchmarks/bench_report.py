@@ -43,12 +43,11 @@ from pathlib import Path
 import click
 from bench_blur_score import (
     CACHE,
-    POLL_SECONDS,
     Pipeline,
     cpu_model,
     edgegrad_command,
+    own_peak,
     scale_folder,
-    status_kib,
 )
 from make_corpus import describe, make_corpus
 
@@ -122,16 +121,7 @@ def timed(pipeline: Pipeline) -> float:
 
 def parent_peak_mib(pipeline: Pipeline) -> float:
     """The peak resident memory of the command's own process (not its workers), in MiB."""
-    process = subprocess.Popen(
-        pipeline.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, status_kib(process.pid)[1])
-        time.sleep(POLL_SECONDS)
-    if process.returncode != 0:
-        raise click.ClickException(f"{pipeline.name} exited {process.returncode}")
-    return peak / 1024
+    return own_peak(pipeline.command)[0]
 
 
 def weight(page: Path) -> tuple[int, int]:
