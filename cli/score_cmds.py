@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Container, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final, Literal, get_args
+from typing import IO, Any, Final, Literal, get_args
 
 import click
 import numpy as np
@@ -403,29 +403,23 @@ def blur_score_cmd(
     if actions and any(isinstance(item, URL) for item in paths):
         raise click.UsageError(_LOCAL_ONLY)
     source = _Inputs(paths, files_from, walk, away, acting=bool(actions), output=output)
-    job = functools.partial(
-        score_file,
+    # Images and videos' frames are read and scored alike.
+    scoring: dict[str, Any] = dict(
         method=method,
         roi=roi,
         center=center,
         working_size=working_size,
         max_pixels=max_pixels,
         allow_partial=allow_partial,
+    )
+    job = functools.partial(
+        score_file,
+        **scoring,
         thumbnail_size=None if gallery is None else gallery.thumbnail_size,
         map_tile=None if gallery is None else gallery.map_tile,
     )
     notes = _Notes(report, csv=fmt == "csv", working_size=working_size)
-    frames = functools.partial(
-        score_frames,
-        method=method,
-        roi=roi,
-        center=center,
-        working_size=working_size,
-        max_pixels=max_pixels,
-        allow_partial=allow_partial,
-        step=frame_step or 1,
-        fps=fps,
-    )
+    frames = functools.partial(score_frames, **scoring, step=frame_step or 1, fps=fps)
     if streamed:
         # Counted first where the inputs can be read twice, for the bar's total
         # (recorded inputs left out, as the log stood before the lock).
