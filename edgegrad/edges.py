@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple, TypeAlias
 
@@ -521,6 +522,8 @@ _SWITCH_LOW: Final = 0.7
 _SWITCH_HIGH: Final = 1.0
 _START_SIDE: Final = 96
 _LEVEL_SIDE: Final = 32
+# Input pixels per band of the pyramid's first levels (_pyr_down_in_bands).
+_PYRAMID_BAND: Final = 1 << 20
 _CROP_BUDGET: Final = 1 << 17
 _BLOCK: Final = 64
 _MARGIN: Final = 16
@@ -621,13 +624,47 @@ def _pyramid(gray: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
     while min(levels[-1].shape) >= 2 * _LEVEL_SIDE:
         last = levels[-1]
         if last.dtype == np.uint8:
-            down = cv2.pyrDown(np.left_shift(last, 8, dtype=np.uint16))
+            down = _pyr_down_in_bands(last, np.dtype(np.uint16))
         elif last.dtype == np.uint16:
-            down = cv2.pyrDown(_as_float32(last))
+            down = _pyr_down_in_bands(last, np.dtype(np.float32))
         else:
-            down = cv2.pyrDown(last)
-        levels.append(np.asarray(down))
+            down = np.asarray(cv2.pyrDown(last))
+        levels.append(down)
     return levels
+
+
+def _pyr_down_in_bands(image: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """:func:`cv2.pyrDown` of ``image`` converted to ``dtype``, in bands of rows.
+
+    uint8 becomes uint16 ``x · 256``, and uint16 (in 1/256 DN) float32 in DN,
+    one band of about ``_PYRAMID_BAND`` pixels at a time into one reused
+    buffer, so that the whole converted image never exists (a fresh
+    allocation that large costs more in page faults than the conversion).
+    Each band is converted with the 4 rows around it and keeps only the
+    output rows that see none of its artificial border: the result is
+    exactly ``pyrDown`` of the whole converted image.
+    """
+    height, width = image.shape
+    out = np.empty(((height + 1) // 2, (width + 1) // 2), dtype)
+    rows = max(4, _PYRAMID_BAND // (2 * width))
+    buffer = np.empty((min(height, 2 * rows + 8), width), dtype)
+    zeros = np.zeros(buffer.shape, np.uint8) if dtype == np.uint16 else None
+    for top in range(0, out.shape[0], rows):
+        bottom = min(top + rows, out.shape[0])
+        first, last = max(0, 2 * top - 4), min(height, 2 * bottom + 4)
+        band = buffer[: last - first]
+        if zeros is not None:
+            # x · 256: x as the high byte of each pair (cv2.merge, the fastest).
+            pair = [zeros[: last - first], image[first:last]]
+            into = band.view(np.uint8).reshape(last - first, width, 2)
+            merged = cv2.merge(pair[:: 1 if sys.byteorder == "little" else -1], into)
+            band = merged.view(np.uint16)[..., 0]
+        else:
+            band[...] = image[first:last]
+            band *= np.float32(1.0 / 256.0)
+        skip = top - first // 2
+        out[top:bottom] = cv2.pyrDown(band)[skip : skip + bottom - top]
+    return out
 
 
 def _as_float32(image: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
