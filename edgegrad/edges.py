@@ -1093,18 +1093,23 @@ def _coarse_view(fine: BlurPoints, coarse: BlurPoints) -> Float64:
     cx = np.rint(coarse.x).astype(np.int64)
     fy = np.rint(fine.y / 2.0).astype(np.int64)
     fx = np.rint(fine.x / 2.0).astype(np.int64)
-    width = int(max(cx.max(), fx.max())) + 3
+    width = int(max(cx.max(), fx.max())) + 3  # cell width - 1 of a row is never occupied
     key = cy * width + cx
-    order = np.lexsort((coarse.sigma2, key))
-    key, first = np.unique(key[order], return_index=True)
-    sharpest = coarse.sigma2[order][first]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.diff(key, prepend=key[0] - 1))
+    # Occupied cells, sorted, then three sentinels past the last.
+    cells = np.append(key[starts], np.full(3, key[-1] + width))
+    sharpest = np.append(np.minimum.reduceat(coarse.sigma2[order], starts), np.full(3, np.inf))
     nearby = np.full(fine.sigma2.shape, np.inf)
     for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            wanted = (fy + dy) * width + (fx + dx)
-            at = np.minimum(np.searchsorted(key, wanted), key.size - 1)
-            found = key[at] == wanted
-            nearby[found] = np.minimum(nearby[found], sharpest[at[found]])
+        # The three cells of a row around the point are the first three
+        # occupied cells from its left one, where they are occupied.
+        left = (fy + dy) * width + fx - 1
+        at = np.searchsorted(cells[:-3], left)
+        for dx in range(3):
+            hit = cells[at + dx] <= left + 2
+            nearby = np.minimum(nearby, np.where(hit, sharpest[at + dx], np.inf))
     predicted = (np.maximum(fine.sigma2, 0.0) + 1.0) / 4.0
     consistent: Float64 = np.where(nearby > 2.25 * predicted + 0.1, 0.0, 1.0)
     return consistent
