@@ -64,6 +64,8 @@ _SHIFT: Final = 32768.0
 # epsilon: a float image's magnitudes closer than that are taken as equal.
 _ROUNDING_STEPS: Final = 4.0
 _DEFAULT_TOLERANCE: Final = 22.5
+# Pixels per band of whole-image boolean work (_suppressed).
+_BAND: Final = 1 << 16
 
 
 # --- non-maximum suppression, hysteresis, orientation bands ----------------------
@@ -442,7 +444,7 @@ def canny(
     if use_quantiles:
         low, high = (float(q) for q in np.quantile(magnitude, [low, high]))
     # Padded with zeros: outside the image the magnitude is 0, as in cv2.Canny.
-    weak = _maxima(np.pad(gx, 1), np.pad(-gy_up, 1), np.pad(magnitude, 1), low + tie, tie)
+    weak = _suppressed(np.pad(gx, 1), np.pad(-gy_up, 1), np.pad(magnitude, 1), low + tie, tie)
     strong = weak & (magnitude > high + tie)
     edges = hysteresis(weak, strong)
     if angle is not None and tolerance is not None:
@@ -640,18 +642,18 @@ def _pyr_down_in_bands(image: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDA
     one band of about ``_PYRAMID_BAND`` pixels at a time into one reused
     buffer, so that the whole converted image never exists (a fresh
     allocation that large costs more in page faults than the conversion).
-    Each band is converted with the 4 rows around it and keeps only the
-    output rows that see none of its artificial border: the result is
-    exactly ``pyrDown`` of the whole converted image.
+    Each band is converted with the 2 rows the kernel reaches on either
+    side and keeps only the output rows that see none of its artificial
+    border: the result is exactly ``pyrDown`` of the whole converted image.
     """
     height, width = image.shape
     out = np.empty(((height + 1) // 2, (width + 1) // 2), dtype)
     rows = max(4, _PYRAMID_BAND // (2 * width))
-    buffer = np.empty((min(height, 2 * rows + 8), width), dtype)
+    buffer = np.empty((min(height, 2 * rows + 4), width), dtype)
     zeros = np.zeros(buffer.shape, np.uint8) if dtype == np.uint16 else None
     for top in range(0, out.shape[0], rows):
         bottom = min(top + rows, out.shape[0])
-        first, last = max(0, 2 * top - 4), min(height, 2 * bottom + 4)
+        first, last = max(0, 2 * top - 2), min(height, 2 * bottom + 2)
         band = buffer[: last - first]
         if zeros is not None:
             # x · 256: x as the high byte of each pair (cv2.merge, the fastest).
@@ -710,43 +712,45 @@ def _noise_level(pyramid: Sequence[npt.NDArray[Any]]) -> float:
     return max(estimate, _QUANTIZATION_NOISE)
 
 
-def _bilinear(image: npt.NDArray[np.float32], y: Float64, x: Float64) -> Float64:
-    height, width = image.shape
+def _bilinear(
+    gx: npt.NDArray[np.float32], gy: npt.NDArray[np.float32], y: Float64, x: Float64
+) -> Float64:
+    """The gradient magnitude, interpolated bilinearly at ``(y, x)``."""
+    height, width = gx.shape
     x = np.clip(x, 0.0, width - 1.001)
     y = np.clip(y, 0.0, height - 1.001)
     x0 = x.astype(np.intp)
     y0 = y.astype(np.intp)
     fx = x - x0
     fy = y - y0
-    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
-    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    at = y0 * width + x0
+    top = _magnitude_at(gx, gy, at) * (1 - fx) + _magnitude_at(gx, gy, at + 1) * fx
+    bottom = (
+        _magnitude_at(gx, gy, at + width) * (1 - fx) + _magnitude_at(gx, gy, at + width + 1) * fx
+    )
     result: Float64 = top * (1 - fy) + bottom * fy
     return result
 
 
 def _log_parabola(
-    magnitude: npt.NDArray[np.float32],
-    ys: IntArray,
-    xs: IntArray,
-    step_y: IntArray,
-    step_x: IntArray,
+    before: npt.NDArray[np.float32], here: npt.NDArray[np.float32], after: npt.NDArray[np.float32]
 ) -> tuple[Float64, Float64, Float64]:
     """Peak log-magnitude, its offset (in steps) and the curvature, from three samples."""
-    before = np.log(np.maximum(magnitude[ys - step_y, xs - step_x], 1e-30).astype(np.float64))
-    here = np.log(np.maximum(magnitude[ys, xs], 1e-30).astype(np.float64))
-    after = np.log(np.maximum(magnitude[ys + step_y, xs + step_x], 1e-30).astype(np.float64))
-    curvature = (after + before - 2.0 * here) / 2.0
-    slope = (after - before) / 2.0
+    low, mid, high = (
+        np.log(np.maximum(m, 1e-30).astype(np.float64)) for m in (before, here, after)
+    )
+    curvature = (high + low - 2.0 * mid) / 2.0
+    slope = (high - low) / 2.0
     safe = np.where(curvature < 0, curvature, -1.0)
-    peak = here - slope * slope / (4.0 * safe)
+    peak = mid - slope * slope / (4.0 * safe)
     offset = np.clip(-slope / (2.0 * safe), -1.0, 1.0)
     return peak, offset, curvature
 
 
 def _gaussian_gradient(
     image: npt.NDArray[np.float32], sigma: float
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """``(gx, gy_down, magnitude)`` with the kernels of ``gradient(kind="gaussian")``.
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """``(gx, gy_down)`` with the kernels of ``gradient(kind="gaussian")``.
 
     Applied straight with :func:`cv2.sepFilter2D` (the image is checked
     already); ``gy_down`` is OpenCV's ``dy``, minus edgegrad's ``gy_up``.
@@ -756,9 +760,14 @@ def _gaussian_gradient(
     d, s = scale.derivative, scale.smoothing
     gx = np.asarray(cv2.sepFilter2D(image, cv2.CV_32F, d, s, borderType=border), np.float32)
     gy = np.asarray(cv2.sepFilter2D(image, cv2.CV_32F, s, d, borderType=border), np.float32)
-    # NumPy, not cv2.magnitude, whose result depends on OpenCV's thread count.
-    magnitude: npt.NDArray[np.float32] = np.sqrt(gx * gx + gy * gy)
-    return gx, gy, magnitude
+    return gx, gy
+
+
+def _magnitude_at(
+    gx: npt.NDArray[np.float32], gy: npt.NDArray[np.float32], at: IntArray
+) -> npt.NDArray[np.float32]:
+    """The gradient magnitude at flat indices ``at``, in float32 as over the whole image."""
+    return _float32_magnitude(gx.ravel().take(at), gy.ravel().take(at))
 
 
 def _maxima(
@@ -771,28 +780,29 @@ def _maxima(
     """Interior pixels above ``threshold`` that are maxima in their sector, whole-array.
 
     The rule of :func:`_local_maxima`, computed on whole arrays rather than
-    at listed pixels. The result is two pixels smaller along each axis (its
-    pixel ``(y, x)`` is ``(y + 1, x + 1)`` of the inputs).
+    at listed pixels, over the last two axes. The result is two pixels
+    smaller along each (its pixel ``(y, x)`` is ``(y + 1, x + 1)`` of the
+    inputs).
     """
     dtype = magnitude.dtype.type
-    c = magnitude[1:-1, 1:-1]
-    ax = np.abs(gx[1:-1, 1:-1])
-    ay = np.abs(gy_down[1:-1, 1:-1]) * dtype(_SHIFT)
+    c = magnitude[..., 1:-1, 1:-1]
+    ax = np.abs(gx[..., 1:-1, 1:-1])
+    ay = np.abs(gy_down[..., 1:-1, 1:-1]) * dtype(_SHIFT)
     tg22x = ax * dtype(_TG22)
     horizontal = ay < tg22x
     vertical = ay > tg22x + ax * dtype(2.0 * _SHIFT)
     diagonal = ~(horizontal | vertical)
-    opposite = (gx[1:-1, 1:-1] < 0) != (gy_down[1:-1, 1:-1] < 0)
+    opposite = (gx[..., 1:-1, 1:-1] < 0) != (gy_down[..., 1:-1, 1:-1] < 0)
     m = magnitude
     if tolerance:
         m = magnitude + dtype(tolerance)  # the neighbours, raised by the tolerance
         low = magnitude - dtype(tolerance)
     else:
         low = magnitude
-    along_x = (c > m[1:-1, :-2]) & (c >= low[1:-1, 2:])
-    along_y = (c > m[:-2, 1:-1]) & (c >= low[2:, 1:-1])
-    falling = (c > m[:-2, :-2]) & (c > m[2:, 2:])
-    rising = (c > m[:-2, 2:]) & (c > m[2:, :-2])
+    along_x = (c > m[..., 1:-1, :-2]) & (c >= low[..., 1:-1, 2:])
+    along_y = (c > m[..., :-2, 1:-1]) & (c >= low[..., 2:, 1:-1])
+    falling = (c > m[..., :-2, :-2]) & (c > m[..., 2:, 2:])
+    rising = (c > m[..., :-2, 2:]) & (c > m[..., 2:, :-2])
     result: BoolArray = (c > dtype(threshold)) & (
         (horizontal & along_x)
         | (vertical & along_y)
@@ -801,12 +811,62 @@ def _maxima(
     return result
 
 
+def _float32_magnitude(
+    gx: npt.NDArray[np.float32], gy: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """``sqrt(gx² + gy²)`` in float32: the same bits over a whole array or any part of it.
+
+    NumPy, not :func:`cv2.magnitude`, whose result depends on OpenCV's
+    thread count.
+    """
+    result: npt.NDArray[np.float32] = np.sqrt(gx * gx + gy * gy)
+    return result
+
+
+def _suppressed(
+    gx: FloatArray,
+    gy_down: FloatArray,
+    magnitude: FloatArray | None,
+    threshold: float,
+    tolerance: float = 0.0,
+) -> BoolArray:
+    """:func:`_maxima` computed in bands of about ``_BAND`` pixels.
+
+    Over rows of a 2-D array (each band with the row above and below it),
+    or over the first axis of a stack of 2-D blocks. Whole-image temporaries
+    are each a fresh allocation that the kernel must map and zero; a band's
+    stay small and are reused. Without ``magnitude``, the float32 magnitude
+    of ``gx`` and ``gy_down`` is computed band by band.
+    """
+    *outer, height, width = gx.shape
+    result = np.empty((*outer, height - 2, width - 2), bool)
+    if gx.ndim == 3:
+        step = max(1, _BAND // (height * width))
+        for start in range(0, gx.shape[0], step):
+            part = slice(start, start + step)
+            m = (
+                _float32_magnitude(gx[part], gy_down[part])
+                if magnitude is None
+                else magnitude[part]
+            )
+            result[part] = _maxima(gx[part], gy_down[part], m, threshold, tolerance)
+        return result
+    step = max(1, _BAND // width)
+    for start in range(0, height - 2, step):
+        rows = slice(start, start + step + 2)
+        m = _float32_magnitude(gx[rows], gy_down[rows]) if magnitude is None else magnitude[rows]
+        result[start : start + step] = _maxima(gx[rows], gy_down[rows], m, threshold, tolerance)
+    return result
+
+
 def _border() -> int:
     """Pixels at a level's edges where no edge pixel is measured (the re-blur's reach)."""
     return math.ceil(2 * math.hypot(_DERIVATIVE_SIGMA, _REBLUR_SIGMA)) + 2
 
 
-def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPoints:
+def blur_points(
+    image: npt.NDArray[Any], noise: float, level: int = 0, *, mosaic: bool = False
+) -> BlurPoints:
     """The reliable edge pixels of one image (a pyramid level) and their blur.
 
     Parameters
@@ -817,6 +877,11 @@ def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPo
         White-noise equivalent standard deviation at full resolution, in DN.
     level : int
         The pyramid level ``image`` is, for the noise gains.
+    mosaic : bool
+        Whether ``image`` is a stack of blocks with margins
+        (:func:`_measure_blocks`): edge pixels are then looked for only in
+        each block and the pixel around it (a pixel's centre moves by at most
+        one pixel from where it is found), not in the margins.
 
     Returns
     -------
@@ -825,30 +890,52 @@ def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPo
     work = _as_float32(image)
     d1 = _DERIVATIVE_SIGMA
     d2 = math.hypot(_DERIVATIVE_SIGMA, _REBLUR_SIGMA)
-    gx, gy_down, m1 = _gaussian_gradient(work, d1)
-    _, _, m2 = _gaussian_gradient(work, d2)
+    gx, gy_down = _gaussian_gradient(work, d1)
+    gx2, gy2_down = _gaussian_gradient(work, d2)
     v1, v2 = _scale(d1).variance, _scale(d2).variance
     noise1 = noise * _noise_gain(level, d1)
-    border = _border()
-    maxima = _maxima(gx, gy_down, m1, _SNR * noise1)
-    maxima[: border - 1] = False
-    maxima[-(border - 1) :] = False
-    maxima[:, : border - 1] = False
-    maxima[:, -(border - 1) :] = False
-    ys, xs = np.nonzero(maxima)
-    ys += 1
-    xs += 1
-    cx = gx[ys, xs].astype(np.float64)
-    cy_down = gy_down[ys, xs].astype(np.float64)
-    step_x, step_y, _ = _sector_steps(cx, cy_down)
+    width = work.shape[1]
+    if mosaic:
+        side = _BLOCK + 2 * _MARGIN
+        first = _MARGIN - 2  # the block and a pixel around it, and their neighbours
+
+        def inner(array: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            return array.reshape(-1, side, side)[:, first : side - first, first : side - first]
+
+        found = _suppressed(inner(gx), inner(gy_down), None, _SNR * noise1)
+        block, row, col = np.unravel_index(np.flatnonzero(found), found.shape)
+        at = (block * side + row + first + 1) * width + col + first + 1
+    else:
+        found = _suppressed(gx, gy_down, None, _SNR * noise1)
+        border = _border() - 1  # found[y, x] is pixel (y + 1, x + 1)
+        found[:border] = False
+        found[-border:] = False
+        found[:, :border] = False
+        found[:, -border:] = False
+        row, col = np.divmod(np.flatnonzero(found), width - 2)
+        at = (row + 1) * width + col + 1
+    # ``at``: flat indices into the level; each pixel's step along its sector.
+    step_x, step_y, _ = _sector_steps(
+        gx.ravel().take(at).astype(np.float64), gy_down.ravel().take(at).astype(np.float64)
+    )
+    step = step_y * width + step_x
     # Each test keeps the points that pass it, so that the later (costlier)
     # ones see fewer.
-    peak1, offset, curvature1 = _log_parabola(m1, ys, xs, step_y, step_x)
+    peak1, offset, curvature1 = _log_parabola(
+        _magnitude_at(gx, gy_down, at - step),
+        _magnitude_at(gx, gy_down, at),
+        _magnitude_at(gx, gy_down, at + step),
+    )
     keep = curvature1 < 0
-    ys, xs, step_x, step_y = ys[keep], xs[keep], step_x[keep], step_y[keep]
-    cx, cy_down = cx[keep], cy_down[keep]
+    at, step, step_x, step_y = at[keep], step[keep], step_x[keep], step_y[keep]
     peak1, offset, curvature1 = peak1[keep], offset[keep], curvature1[keep]
-    peak2, _, curvature2 = _log_parabola(m2, ys, xs, step_y, step_x)
+    cx = gx.ravel().take(at).astype(np.float64)
+    cy_down = gy_down.ravel().take(at).astype(np.float64)
+    peak2, _, curvature2 = _log_parabola(
+        _magnitude_at(gx2, gy2_down, at - step),
+        _magnitude_at(gx2, gy2_down, at),
+        _magnitude_at(gx2, gy2_down, at + step),
+    )
     ratio2 = np.exp(2.0 * (peak1 - peak2))
     norm = np.hypot(cx, cy_down)
     nx, ny = cx / norm, cy_down / norm
@@ -869,23 +956,25 @@ def blur_points(image: npt.NDArray[Any], noise: float, level: int = 0) -> BlurPo
     ok &= shrink < _MAX_SHRINK
     from_curvature = along * along / (-2.0 * curvature1)
     ok &= np.abs(from_curvature / total1 - 1.0) < _CURVATURE_TOLERANCE
-    ys, xs, step_x, step_y = ys[ok], xs[ok], step_x[ok], step_y[ok]
+    peak = np.exp(peak1)
+    contrast = np.sqrt(2.0 * math.pi * total1) * peak
+    ok &= contrast >= _MIN_CONTRAST
+    at, step_x, step_y = at[ok], step_x[ok], step_y[ok]
     nx, ny = nx[ok], ny[ok]
-    peak1, offset, total1 = peak1[ok], offset[ok], total1[ok]
+    peak, offset, total1, contrast = peak[ok], offset[ok], total1[ok], contrast[ok]
+    ys, xs = np.divmod(at, width)
     scale1 = np.sqrt(total1)
-    reach = _FLANK_SCALES * np.minimum(scale1, (_MARGIN - border) / _FLANK_SCALES)
+    reach = _FLANK_SCALES * np.minimum(scale1, (_MARGIN - _border()) / _FLANK_SCALES)
     centre_y = ys + offset * step_y
     centre_x = xs + offset * step_x
     flank = np.maximum(
-        _bilinear(m1, centre_y + reach * ny, centre_x + reach * nx),
-        _bilinear(m1, centre_y - reach * ny, centre_x - reach * nx),
+        _bilinear(gx, gy_down, centre_y + reach * ny, centre_x + reach * nx),
+        _bilinear(gx, gy_down, centre_y - reach * ny, centre_x - reach * nx),
     )
-    peak = np.exp(peak1)
     own_tail = math.exp(-(_FLANK_SCALES**2) / 2.0)
     excess = np.maximum((flank - _NOISE_SIGMAS * noise1) / peak - own_tail, 0.0)
     isolation = np.exp(-((excess / _FLANK_TAU) ** 2))
-    contrast = np.sqrt(2.0 * math.pi * total1) * peak
-    ok = (excess < _FLANK_MAX) & (contrast >= _MIN_CONTRAST)
+    ok = excess < _FLANK_MAX
     return BlurPoints(
         y=centre_y[ok],
         x=centre_x[ok],
@@ -964,7 +1053,7 @@ def _measure_blocks(
                 cv2.BORDER_REFLECT_101,
             )
         )
-    points = blur_points(np.vstack(tiles), noise, level)
+    points = blur_points(np.vstack(tiles), noise, level, mosaic=True)
     window = (points.y // side).astype(np.intp)
     block_y = np.asarray([c[0] for c in corners], np.float64)[window]
     block_x = np.asarray([c[1] for c in corners], np.float64)[window]

@@ -205,6 +205,45 @@ def test_a_block_measures_exactly_what_the_whole_level_measures() -> None:
         np.testing.assert_allclose(got[order], want[expected_order], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("shape", [(301, 257), (64, 64), (130, 4), (3, 5)])
+def test_the_pyramid_made_in_bands_is_pyrdown_of_the_whole_converted_image(
+    shape: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bands of a few rows, odd sizes: every band edge and the image's own
+    # borders are crossed.
+    monkeypatch.setattr(edges_module, "_PYRAMID_BAND", 4 * shape[1])
+    gray = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    level1 = edges_module._pyr_down_in_bands(gray, np.dtype(np.uint16))
+    np.testing.assert_array_equal(level1, cv2.pyrDown(gray.astype(np.uint16) * 256))
+    level2 = edges_module._pyr_down_in_bands(level1, np.dtype(np.float32))
+    np.testing.assert_array_equal(level2, cv2.pyrDown(level1.astype(np.float32) / 256))
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.5])
+def test_suppression_in_bands_is_suppression_of_the_whole_array(
+    tolerance: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edges_module, "_BAND", 3 * 97)  # three rows per band
+    image = cv2.GaussianBlur(
+        np.random.default_rng(4).normal(128.0, 40.0, (70, 97)).astype(np.float32), (0, 0), 1.5
+    )
+    gx, gy = edges_module._gaussian_gradient(image, 1.2)
+    magnitude = np.sqrt(gx * gx + gy * gy)
+    whole = edges_module._maxima(gx, gy, magnitude, 1.0, tolerance)
+    assert 200 < whole.sum() < whole.size // 2
+    np.testing.assert_array_equal(
+        edges_module._suppressed(gx, gy, magnitude, 1.0, tolerance), whole
+    )
+    np.testing.assert_array_equal(edges_module._suppressed(gx, gy, None, 1.0, tolerance), whole)
+    stacked = edges_module._suppressed(
+        gx[:68].reshape(4, 17, 97), gy[:68].reshape(4, 17, 97), None, 1.0
+    )
+    for block in range(4):
+        rows = slice(17 * block, 17 * block + 17)
+        expected = edges_module._maxima(gx[rows], gy[rows], magnitude[rows], 1.0)
+        np.testing.assert_array_equal(stacked[block], expected)
+
+
 def test_contrast_and_brightness_do_not_change_it(
     charts: dict[float, NDArray[np.float64]],
 ) -> None:
