@@ -4,23 +4,25 @@ Each command's module is imported only when that command runs (or when
 ``--help`` lists them all), and a command that fans out over a process pool
 starts the pool's fork server first, so that the server's imports (NumPy,
 OpenCV, the jobs) run on another core while this process imports the command.
+The console script (:mod:`edgegrad_cli.launch`) starts it earlier still,
+before click.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from multiprocessing import forkserver
 from types import FrameType, ModuleType
 from typing import Any
 
 import click
+
+from edgegrad_cli.launch import POOLED, start_fork_server
 
 # Command name -> (module of this package, attribute), imported on first use.
 _COMMANDS = {
@@ -34,14 +36,6 @@ _COMMANDS = {
     "focus-sweep": ("focus_cmds", "focus_sweep_cmd"),
     "frames": ("frames_cmd", "frames_cmd"),
 }
-# Commands that may fan out over edgegrad.batch's private process pool.
-_POOLED = frozenset(
-    {"sobel", "scharr", "laplacian", "directional", "canny", "blur-score", "focus-sweep"}
-)
-# What that pool's fork server preloads, as edgegrad.batch._clean_start adds it
-# to the process's list: Python's default is "__main__", here the console
-# script, which imports only this module (not the whole command line).
-_FORK_SERVER_PRELOAD = "edgegrad.jobs"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -90,25 +84,6 @@ def _reserve_standard_descriptors() -> None:
                 os.close(null)
 
 
-def _start_fork_server() -> None:
-    """Start the fork server of edgegrad's worker pools now, if this platform has one.
-
-    It is the process that imports what the jobs need once and forks every
-    worker (``edgegrad.batch``, ``iter_batch``'s Notes). Started here, before
-    this process imports the command, its imports run while this process
-    imports its own and walks the folders, instead of after. A run that ends
-    up scoring in this process (a small batch, a Dask scheduler) leaves it
-    idle; it ends with this process, as always.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return
-    # The list lives on a private attribute of multiprocessing; without it, keep the default.
-    preload = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
-    if _FORK_SERVER_PRELOAD not in preload:
-        multiprocessing.set_forkserver_preload([*preload, _FORK_SERVER_PRELOAD])
-    forkserver.ensure_running()
-
-
 def _report() -> ModuleType:
     """``cli/report.py`` (``say``, the exit codes), which each command imports anyway."""
     return importlib.import_module(f"{__package__}.report")
@@ -135,8 +110,9 @@ class _Group(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        if args and args[0] in _POOLED and not ctx.resilient_parsing:
-            _start_fork_server()
+        # Started already when edgegrad_cli.launch ran this command line.
+        if args and args[0] in POOLED and not ctx.resilient_parsing:
+            start_fork_server()
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:

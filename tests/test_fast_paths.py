@@ -189,11 +189,11 @@ import click
 from multiprocessing import forkserver
 from edgegrad_cli import main
 started = []
-real = main._start_fork_server
+real = main.start_fork_server
 def spy():
     real()
     started.append("numpy" in sys.modules)
-main._start_fork_server = spy
+main.start_fork_server = spy
 main.main.resolve_command(click.Context(main.main), ["blur-score"])
 main.main.resolve_command(click.Context(main.main), ["focus-map"])
 from edgegrad.batch import _clean_start
@@ -210,9 +210,48 @@ def test_the_early_fork_server_keeps_a_callers_preload() -> None:
     code = """
 import multiprocessing
 from multiprocessing import forkserver
-from edgegrad_cli import main
+from edgegrad_cli import launch
 multiprocessing.set_forkserver_preload(["json"])
-main._start_fork_server()
+launch.start_fork_server()
 print(forkserver._forkserver._preload_modules)
 """
     assert _run(code) == ["['json',", "'edgegrad.jobs']"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
+def test_the_console_script_starts_the_fork_server_before_click() -> None:
+    code = """
+import sys
+from edgegrad_cli import launch
+started = []
+real = launch.start_fork_server
+def spy():
+    real()
+    started.append("click" in sys.modules)
+launch.start_fork_server = spy
+sys.argv = ["edgegrad", "--debug", "blur-score", "--version-of-nothing"]
+try:
+    launch.main()
+except SystemExit as stop:
+    print(started[0], stop.code, "edgegrad_cli.score_cmds" in sys.modules)
+"""
+    # Started before click was imported (the group's own call later finds it
+    # running); then the command ran, here to a usage error.
+    assert _run(code) == ["False", "2", "True"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "pooled"),
+    [
+        (["blur-score", "x"], True),
+        (["--debug", "canny", "x"], True),
+        (["focus-map", "x"], False),
+        (["--help", "blur-score"], False),
+        (["--version"], False),
+        ([], False),
+    ],
+)
+def test_which_command_lines_start_the_fork_server(arguments: list[str], pooled: bool) -> None:
+    from edgegrad_cli.launch import pooled_command
+
+    assert pooled_command(arguments) is pooled
