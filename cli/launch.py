@@ -11,6 +11,7 @@ script that calls it, as the pool's ``__main__``.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -69,4 +70,11 @@ def main() -> None:
         start_fork_server()
     from edgegrad_cli.main import main as command_line
 
-    command_line()
+    try:
+        command_line()
+    finally:
+        # Everything is written and closed by now. At exit the interpreter
+        # collects again and again while it clears the modules, each time
+        # through every object of NumPy, OpenCV and click: frozen, they are
+        # skipped, which saves some 30 ms of a run (freed by the exit all the same).
+        gc.freeze()
