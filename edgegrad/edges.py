@@ -604,14 +604,6 @@ def _noise_gain(level: int, sigma: float | None) -> float:
     return float(np.sqrt(np.sum(d * d) * np.sum(s * s)))
 
 
-def _to_level0(sigma2: float, level: int) -> float:
-    return float(4**level * sigma2 - (4**level - 1) / 3.0)
-
-
-def _at_level(sigma2_0: float, level: int) -> float:
-    return float((sigma2_0 + (4**level - 1) / 3.0) / 4**level)
-
-
 def _pyramid(gray: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
     """Gaussian pyramid of a gray image on the 8-bit scale, exact for uint8.
 
@@ -840,22 +832,14 @@ def _suppressed(
     """
     *outer, height, width = gx.shape
     result = np.empty((*outer, height - 2, width - 2), bool)
-    if gx.ndim == 3:
-        step = max(1, _BAND // (height * width))
-        for start in range(0, gx.shape[0], step):
-            part = slice(start, start + step)
-            m = (
-                _float32_magnitude(gx[part], gy_down[part])
-                if magnitude is None
-                else magnitude[part]
-            )
-            result[part] = _maxima(gx[part], gy_down[part], m, threshold, tolerance)
-        return result
-    step = max(1, _BAND // width)
-    for start in range(0, height - 2, step):
-        rows = slice(start, start + step + 2)
-        m = _float32_magnitude(gx[rows], gy_down[rows]) if magnitude is None else magnitude[rows]
-        result[start : start + step] = _maxima(gx[rows], gy_down[rows], m, threshold, tolerance)
+    if gx.ndim == 3:  # independent blocks
+        count, step, reach = gx.shape[0], max(1, _BAND // (height * width)), 0
+    else:  # rows, each band with its neighbours
+        count, step, reach = height - 2, max(1, _BAND // width), 2
+    for start in range(0, count, step):
+        part = slice(start, start + step + reach)
+        m = _float32_magnitude(gx[part], gy_down[part]) if magnitude is None else magnitude[part]
+        result[start : start + step] = _maxima(gx[part], gy_down[part], m, threshold, tolerance)
     return result
 
 
@@ -915,9 +899,9 @@ def blur_points(
         row, col = np.divmod(np.flatnonzero(found), width - 2)
         at = (row + 1) * width + col + 1
     # ``at``: flat indices into the level; each pixel's step along its sector.
-    step_x, step_y, _ = _sector_steps(
-        gx.ravel().take(at).astype(np.float64), gy_down.ravel().take(at).astype(np.float64)
-    )
+    cx = gx.ravel().take(at).astype(np.float64)
+    cy_down = gy_down.ravel().take(at).astype(np.float64)
+    step_x, step_y, _ = _sector_steps(cx, cy_down)
     step = step_y * width + step_x
     # Each test keeps the points that pass it, so that the later (costlier)
     # ones see fewer.
@@ -928,9 +912,8 @@ def blur_points(
     )
     keep = curvature1 < 0
     at, step, step_x, step_y = at[keep], step[keep], step_x[keep], step_y[keep]
+    cx, cy_down = cx[keep], cy_down[keep]
     peak1, offset, curvature1 = peak1[keep], offset[keep], curvature1[keep]
-    cx = gx.ravel().take(at).astype(np.float64)
-    cy_down = gy_down.ravel().take(at).astype(np.float64)
     peak2, _, curvature2 = _log_parabola(
         _magnitude_at(gx2, gy2_down, at - step),
         _magnitude_at(gx2, gy2_down, at),
@@ -1204,9 +1187,18 @@ def _coarse_view(fine: BlurPoints, coarse: BlurPoints) -> Float64:
     return consistent
 
 
-def _level_sigma2(sigma2_0: Float64, level: int) -> Float64:
-    """A full-resolution squared blur as seen at pyramid ``level``, in its pixels²."""
+def _at_level(sigma2_0: Float64, level: int) -> Float64:
+    """A full-resolution squared blur as seen at pyramid ``level``, in its pixels².
+
+    Each level's binomial kernel adds 1 px² of its input before halving.
+    """
     result: Float64 = (sigma2_0 + (4.0**level - 1.0) / 3.0) / 4.0**level
+    return result
+
+
+def _to_level0(sigma2: Float64, level: int) -> Float64:
+    """A squared blur in pyramid ``level``'s pixels², at full resolution (inverse of _at_level)."""
+    result: Float64 = 4.0**level * sigma2 - (4.0**level - 1.0) / 3.0
     return result
 
 
@@ -1220,9 +1212,9 @@ def _share(sigma2_0: Float64, level: int, coarsest: int, weak: bool) -> Float64:
     keeps speaking for those blurs as well: a few edges must not decide the
     blurriest edges alone.
     """
-    share = np.ones_like(sigma2_0) if level == 0 else _rise(_level_sigma2(sigma2_0, level))
+    share = np.ones_like(sigma2_0) if level == 0 else _rise(_at_level(sigma2_0, level))
     if level < coarsest and not (weak and level == coarsest - 1):
-        share = share * (1.0 - _rise(_level_sigma2(sigma2_0, level + 1)))
+        share = share * (1.0 - _rise(_at_level(sigma2_0, level + 1)))
     return share
 
 
@@ -1261,7 +1253,7 @@ def _pool_from(measured: dict[int, BlurPoints], coarsest: int) -> _Pooled:
     for level, points in measured.items():
         if level > coarsest:
             continue
-        sigma2 = 4.0**level * points.sigma2 - (4.0**level - 1.0) / 3.0
+        sigma2 = _to_level0(points.sigma2, level)
         total = sum(
             (_share(sigma2, other, coarsest, weak) for other in range(coarsest + 1)),
             np.zeros_like(sigma2),
@@ -1317,7 +1309,6 @@ def estimate_blur(gray: npt.NDArray[Any], noise: float | None = None) -> BlurEst
     sigma_n = _noise_level(pyramid) if noise is None else max(noise, _QUANTIZATION_NOISE)
     measured: dict[int, BlurPoints] = {}
     guide: BlurPoints | None = None
-    pooled: _Pooled | None = None
     for level in range(_start_level(pyramid), -1, -1):
         image = pyramid[level]
         if _large(image):
@@ -1335,8 +1326,7 @@ def estimate_blur(gray: npt.NDArray[Any], noise: float | None = None) -> BlurEst
             pooled = _pool(measured)
             if float(np.sum(pooled.support)) >= MIN_SUPPORT:
                 break
-        pooled = None
-    if pooled is None:
+    else:
         pooled = _pool(measured)
     if float(np.sum(pooled.support)) < MIN_SUPPORT:
         return BlurEstimate(math.nan, sigma_n, pooled.sigma.size)
