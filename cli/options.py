@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast, overload
+from typing import IO, Any, TypeVar, cast
 
 import click
 
@@ -286,33 +286,18 @@ def listed_inputs(stream: IO[bytes], report: Report, *, seen: Seen) -> Iterator[
         yield location
 
 
-@overload
 def walk_inputs(
     paths: Sequence[Path], walk: Walk, report: Report, *, away_from: Sequence[Path] = ()
-) -> list[Path]: ...
-
-
-@overload
-def walk_inputs(
-    paths: Sequence[Location], walk: Walk, report: Report, *, away_from: Sequence[Path] = ()
-) -> list[Location]: ...
-
-
-def walk_inputs(
-    paths: Sequence[Location],
-    walk: Walk,
-    report: Report,
-    *,
-    away_from: Sequence[Path] = (),
-) -> list[Location] | list[Path]:
-    """Find the input images named by ``paths``: :func:`iter_walk`, collected into a list.
+) -> list[Path]:
+    """Find the input images under local ``paths``: :func:`iter_walk`, collected into a list.
 
     Raises
     ------
     Fatal
         When the paths hold nothing to look at.
     """
-    return list(iter_walk(paths, walk, report, away_from=away_from))
+    # A local path walks to local files only.
+    return cast(list[Path], list(iter_walk(paths, walk, report, away_from=away_from)))
 
 
 def iter_walk(
@@ -375,8 +360,19 @@ def iter_walk(
         else:
             found = True
             yield path
-    if not found and not report.skipped and not report.ignored and not report.failed:
-        raise Fatal("no images found in the given paths")
+    require_found(found, report, "the given paths")
+
+
+def require_found(found: bool, report: Report, where: str) -> None:
+    """Refuse a run that found no inputs and passed over, skipped or failed none either.
+
+    Raises
+    ------
+    Fatal
+        Then: there was nothing to look at in ``where``.
+    """
+    if not found and not (report.skipped or report.ignored or report.failed):
+        raise Fatal(f"no images found in {where}")
 
 
 Region = tuple[int, int, int, int]

@@ -79,6 +79,7 @@ from .options import (
     method_option,
     overwrite_option,
     region_options,
+    require_found,
     scheduler_option,
 )
 from .parquet import parquet_output, parquet_support
@@ -839,13 +840,7 @@ class _Inputs:
 
         The checks of :meth:`read` apply, so a usage error comes before any output.
         """
-        name = self._list_file()
-        with contextlib.ExitStack() as stack:
-            listing = None if name is None else stack.enter_context(open(name, "rb"))
-            try:
-                return sum(str(item) not in recorded for item in self._read(Report(), listing))
-            except Fatal:  # said by the run's own reading
-                return 0
+        return sum(str(item) not in recorded for item in self._reread())
 
     def protected(self) -> Iterator[Path]:
         """The local inputs, read again lazily, for an output to be none of them.
@@ -853,14 +848,21 @@ class _Inputs:
         Only read if the output exists. A list on a pipe cannot be read again:
         :meth:`guard` checks its entries as they come instead.
         """
+        for item in self._reread():
+            if isinstance(item, Path):
+                yield item
+
+    def _reread(self) -> Iterator[Location]:
+        """The inputs read again, quietly (a ``--files-from`` file opened anew).
+
+        Nothing is said and nothing raised: a :class:`Fatal` ends the reading,
+        since the run's own reading says it.
+        """
         name = self._list_file()
         with contextlib.ExitStack() as stack:
             listing = None if name is None else stack.enter_context(open(name, "rb"))
-            quiet = Report()
             try:
-                for item in self._read(quiet, listing):
-                    if isinstance(item, Path):
-                        yield item
+                yield from self._read(Report(), listing)
             except Fatal:
                 return
 
@@ -915,8 +917,7 @@ class _Inputs:
         for item in listed_inputs(listing, report, seen=seen):
             found = True
             yield self._checked(item)
-        if not found and not report.skipped and not report.failed:
-            raise Fatal("no images found in the given paths or the --files-from list")
+        require_found(found, report, "the given paths or the --files-from list")
 
     def _checked(self, item: Location) -> Location:
         if isinstance(item, URL):

@@ -120,6 +120,23 @@ def test_stdin_and_a_list_file_give_the_same_bytes(
     assert "44 scored, 0 failed, 2 skipped" in from_file.stderr
 
 
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_folder_of_earlier_outputs_alone_is_no_error_with_or_without_a_list(
+    cli: CliRun, images: list[Path], tmp_path: Path, listed: bool
+) -> None:
+    # The earlier output is passed over and said so; that is not "no images found".
+    folder = tmp_path / "done"
+    folder.mkdir()
+    (folder / "photo.sobel.png").write_bytes(images[0].read_bytes())
+    listing = tmp_path / "empty.txt"
+    listing.write_text("")
+    extra = ["--files-from", listing] if listed else []
+    result = cli("blur-score", folder, *extra, "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert "0 scored, 0 failed, 0 skipped, 1 earlier outputs ignored" in result.stderr
+
+
 def test_resume_over_a_pipe_finishes_the_log_to_the_same_bytes(
     cli: CliRun, images: list[Path], tmp_path: Path
 ) -> None:
