@@ -39,7 +39,7 @@ from typing import Any, BinaryIO, Final
 
 from edgegrad.io import Location, open_output
 
-from .records import FIELDS, Row
+from .records import FIELDS, Row, strict_utf8
 
 PARQUET_INSTALL: Final = 'pip install "edgegrad[parquet]"'
 #: Records per row group: a few hundred kilobytes of columns.
@@ -74,10 +74,7 @@ def schema() -> Any:
 
 
 def _text(value: str | None) -> str | None:
-    """Strict UTF-8: a lone surrogate (an undecodable byte of a name) becomes ``\\udcXX``."""
-    if value is None:
-        return None
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return None if value is None else strict_utf8(value)
 
 
 class ParquetRows:

@@ -91,12 +91,18 @@ def record_line(row: Row, fmt: Format) -> str:
     return _csv_line([_csv_cell(getattr(row, name)) for name in FIELDS])
 
 
+def strict_utf8(text: str) -> str:
+    """``text`` in strict UTF-8: a lone surrogate (a name's undecodable byte) becomes ``\\udcXX``.
+
+    Only lone surrogates cannot be encoded; ``backslashreplace`` writes each
+    as the escape of the same code point, which is also its JSON escape.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _json(value: object, indent: int | None = None) -> str:
     """JSON in strict UTF-8: a name's undecodable bytes become ``\\udcXX`` escapes."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    # Only lone surrogates cannot be encoded; backslashreplace writes each as
-    # the JSON escape of the same code point.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return strict_utf8(json.dumps(value, indent=indent, ensure_ascii=False))
 
 
 def _csv_line(cells: list[object]) -> str:
