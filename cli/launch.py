@@ -63,15 +63,18 @@ def pooled_command(arguments: Sequence[str]) -> bool:
     return False
 
 
-def main() -> None:
-    """Run ``edgegrad`` on ``sys.argv``; first the fork server, if the command needs it."""
+def main(prog_name: str | None = None) -> None:
+    """Run ``edgegrad`` on ``sys.argv``; first the fork server, if the command needs it.
+
+    ``prog_name`` is the name the help shows (by default the script's).
+    """
     # Shell completion (click's _EDGEGRAD_COMPLETE) runs no command.
     if "_EDGEGRAD_COMPLETE" not in os.environ and pooled_command(sys.argv[1:]):
         start_fork_server()
     from edgegrad_cli.main import main as command_line
 
     try:
-        command_line()
+        command_line(prog_name=prog_name)
     finally:
         # Everything is written and closed by now. At exit the interpreter
         # collects again and again while it clears the modules, each time

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from edgegrad_cli.launch import POOLED, start_fork_server
+from edgegrad_cli.launch import pooled_command, start_fork_server
 
 # Command name -> (module of this package, attribute), imported on first use.
 _COMMANDS = {
@@ -110,8 +110,10 @@ class _Group(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        # Started already when edgegrad_cli.launch ran this command line.
-        if args and args[0] in POOLED and not ctx.resilient_parsing:
+        # Started already when edgegrad_cli.launch ran this command line
+        # (the console script and python -m edgegrad); not when a caller runs
+        # this group itself (click's test runner, another program).
+        if pooled_command(args) and not ctx.resilient_parsing:
             start_fork_server()
         return super().resolve_command(ctx, args)
 

@@ -1,5 +1,5 @@
 """Run the command line with ``python -m edgegrad``."""
 
-from edgegrad_cli.main import main
+from edgegrad_cli.launch import main
 
 main(prog_name="edgegrad")
