@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeAlias
 
@@ -100,10 +100,9 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def write_atomically(
-    target: Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True
-) -> Path:
-    """Write through a hidden temporary file in the target's folder, then rename.
+@contextlib.contextmanager
+def atomic_output(target: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
+    """A hidden temporary file in the target's folder, renamed onto the target when the block ends.
 
     The data is flushed to disk (``fsync``) before the rename. Without
     ``overwrite`` the temporary file is hard-linked into place, which fails if
@@ -111,7 +110,15 @@ def write_atomically(
     replaced either (a rename would replace it silently). On any failure,
     Ctrl-C included, the temporary file is removed and the target untouched;
     the temporary files of a writer that was killed instead are removed by the
-    next write of the same target.
+    next write of the same target. An exception from the block reaches the
+    caller as it is; only publishing maps errors.
+
+    Raises
+    ------
+    OutputExistsError
+        If the target appeared during the write (without ``overwrite``).
+    ImageWriteError
+        If the temporary file cannot be made, flushed or published.
     """
     temporary = temporary_name(target)
     try:
@@ -120,23 +127,37 @@ def write_atomically(
         fd = os.open(temporary, NEW_FILE, 0o666)
     except OSError as error:
         raise ImageWriteError(target, os_reason(error)) from None
-    replaced = False
     try:
         with open(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        if overwrite or not hard_link(temporary, target):
-            os.replace(temporary, target)
-        replaced = True
-    except FileExistsError:
-        raise OutputExistsError(target, "already exists (it appeared during the write)") from None
-    except OSError as error:
-        raise ImageWriteError(target, os_reason(error)) from None
+            yield file
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+            except OSError as error:
+                raise ImageWriteError(target, os_reason(error)) from None
+        try:
+            if overwrite or not hard_link(temporary, target):
+                os.replace(temporary, target)
+        except FileExistsError:
+            raise OutputExistsError(
+                target, "already exists (it appeared during the write)"
+            ) from None
+        except OSError as error:
+            raise ImageWriteError(target, os_reason(error)) from None
     finally:
-        if not replaced or temporary.exists():
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def write_atomically(
+    target: Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True
+) -> Path:
+    """``write(file)`` into :func:`atomic_output`; an ``OSError`` of the write names the target."""
+    with atomic_output(target, overwrite=overwrite) as file:
+        try:
+            write(file)
+        except OSError as error:
+            raise ImageWriteError(target, os_reason(error)) from None
     return target
 
 

@@ -16,13 +16,10 @@ from edgegrad._validate import check_array, check_bool, check_path
 from edgegrad.errors import ImageWriteError, OutputExistsError
 from edgegrad.io._fs import (
     BINARY,
-    NEW_FILE,
     StrPath,
+    atomic_output,
     check_target,
-    hard_link,
     os_reason,
-    remove_stale_temporaries,
-    temporary_name,
     write_all,
     write_atomically,
 )
@@ -353,30 +350,5 @@ def open_output(
             yield file
         return
     check_target(location, overwrite, protected)
-    temporary = temporary_name(location)
-    try:
-        location.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(location)
-        fd = os.open(temporary, NEW_FILE, 0o666)
-    except OSError as error:
-        raise ImageWriteError(location, os_reason(error)) from None
-    try:
-        with open(fd, "wb") as file:
-            yield file
-            try:
-                file.flush()
-                os.fsync(file.fileno())
-            except OSError as error:
-                raise ImageWriteError(location, os_reason(error)) from None
-        try:
-            if overwrite or not hard_link(temporary, location):
-                os.replace(temporary, location)
-        except FileExistsError:
-            raise OutputExistsError(
-                location, "already exists (it appeared during the write)"
-            ) from None
-        except OSError as error:
-            raise ImageWriteError(location, os_reason(error)) from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+    with atomic_output(location, overwrite=overwrite) as file:
+        yield file
