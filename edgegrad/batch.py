@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
-from pathlib import Path
 from types import FrameType
 from typing import Generic, TypeAlias, TypeVar
 
@@ -32,13 +31,11 @@ import cv2
 from edgegrad import _lifeline
 from edgegrad._validate import check_int
 from edgegrad.errors import EdgegradError
-from edgegrad.io._remote import URL
+from edgegrad.io._remote import URL, Location, as_location
 
 __all__ = ["Record", "iter_batch", "run_batch"]
 
 T = TypeVar("T")
-#: What a job is given: a local path, or a URL that its worker reads itself.
-Input: TypeAlias = Path | URL
 _Outcome: TypeAlias = tuple[T | None, str | None]
 
 # Tasks kept in flight per worker: enough to keep every worker busy while the
@@ -70,7 +67,7 @@ class Record(Generic[T]):
         ``"ExceptionType: message"`` for any other exception.
     """
 
-    path: Input
+    path: Location
     result: T | None
     error: str | None
 
@@ -81,7 +78,7 @@ class Record(Generic[T]):
 
 
 def iter_batch(
-    job: Callable[[Input], T],
+    job: Callable[[Location], T],
     inputs: Iterable[str | os.PathLike[str] | URL],
     *,
     workers: int | None = None,
@@ -104,8 +101,9 @@ def iter_batch(
         executor, including one whose workers are on other machines.
     inputs : iterable of str, os.PathLike or URL
         The inputs, consumed lazily. Each becomes a :class:`pathlib.Path`,
-        except a :class:`edgegrad.io.URL`, which the job gets as it is (and
-        reads on the worker).
+        except a :class:`edgegrad.io.URL` or a ``str`` that is one
+        (:func:`edgegrad.io.as_location`'s rule), which the job gets as a URL
+        (and reads on the worker).
     workers : int, optional
         Number of worker processes (default ``os.cpu_count()``). ``1`` runs the
         job inline in this process, without a pool. With ``executor``, it only
@@ -188,7 +186,7 @@ def iter_batch(
     """
     workers = check_int(os.cpu_count() or 1 if workers is None else workers, "workers", minimum=1)
     chunksize = check_int(chunksize, "chunksize", minimum=1)
-    paths = (item if isinstance(item, URL) else Path(item) for item in inputs)
+    paths = (as_location(item, "input") for item in inputs)
     window = workers * _WINDOW_PER_WORKER
     if executor is not None:
         return _run_on(executor, job, paths, window, chunksize, restart=None)
@@ -205,7 +203,7 @@ def iter_batch(
 
 
 def run_batch(
-    job: Callable[[Input], T],
+    job: Callable[[Location], T],
     inputs: Iterable[str | os.PathLike[str] | URL],
     *,
     workers: int | None = None,
@@ -246,7 +244,11 @@ def run_batch(
 
 
 def _on_private_pools(
-    job: Callable[[Input], T], paths: Iterable[Input], workers: int, window: int, chunksize: int
+    job: Callable[[Location], T],
+    paths: Iterable[Location],
+    workers: int,
+    window: int,
+    chunksize: int,
 ) -> Generator[Record[T], None, None]:
     """Run on a process pool of our own, replaced whenever a worker dies; shut all down."""
     pools = [_process_pool(workers)]
@@ -267,8 +269,8 @@ def _on_private_pools(
 
 def _run_on(
     executor: concurrent.futures.Executor,
-    job: Callable[[Input], T],
-    paths: Iterable[Input],
+    job: Callable[[Location], T],
+    paths: Iterable[Location],
     window: int,
     chunksize: int,
     *,
@@ -282,7 +284,7 @@ def _run_on(
     worker fails.
     """
     pending: collections.deque[
-        tuple[list[Input], concurrent.futures.Executor, concurrent.futures.Future[bytes]]
+        tuple[list[Location], concurrent.futures.Executor, concurrent.futures.Future[bytes]]
     ] = collections.deque()
 
     def collect_oldest() -> Iterator[Record[T]]:
@@ -300,7 +302,7 @@ def _run_on(
         for path, outcome in zip(chunk, outcomes, strict=True):
             yield _record(path, outcome)
 
-    def alone(path: Input) -> _Outcome[T]:
+    def alone(path: Location) -> _Outcome[T]:
         """Run one input of a chunk that a caller's executor lost again, by itself, on it."""
         try:
             future = executor.submit(_attempt_all, job, [path])
@@ -314,7 +316,7 @@ def _run_on(
 
     solo: list[concurrent.futures.ProcessPoolExecutor] = []
 
-    def isolated(path: Input) -> _Outcome[T]:
+    def isolated(path: Location) -> _Outcome[T]:
         if not solo:
             solo.append(_process_pool(1))
         try:
@@ -326,7 +328,7 @@ def _run_on(
             return None, _died(path)
         return outcomes[0]
 
-    def submit(chunk: list[Input]) -> None:
+    def submit(chunk: list[Location]) -> None:
         nonlocal executor
         try:
             future = executor.submit(_attempt_all, job, chunk)
@@ -407,14 +409,14 @@ def _shut_down(pool: concurrent.futures.ProcessPoolExecutor, *, now: bool) -> No
     pool.shutdown(wait=True, cancel_futures=now)
 
 
-def _chunks(paths: Iterable[Input], size: int) -> Iterator[list[Input]]:
+def _chunks(paths: Iterable[Location], size: int) -> Iterator[list[Location]]:
     """Consecutive lists of ``size`` paths (the last may be shorter)."""
     iterator = iter(paths)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
 
 
-def _attempt_all(job: Callable[[Input], T], paths: list[Input]) -> bytes:
+def _attempt_all(job: Callable[[Location], T], paths: list[Location]) -> bytes:
     """Run the job on each path of a chunk and pickle the outcomes (runs in the worker).
 
     Pickling here, once, lets a result that cannot be pickled become that
@@ -445,7 +447,7 @@ def _sendable(outcome: _Outcome[T]) -> _Outcome[T]:
     return outcome
 
 
-def _attempt(job: Callable[[Input], T], path: Input) -> _Outcome[T]:
+def _attempt(job: Callable[[Location], T], path: Location) -> _Outcome[T]:
     """Run the job, turning an exception into its description (runs in the worker)."""
     try:
         return job(path), None
@@ -453,7 +455,7 @@ def _attempt(job: Callable[[Input], T], path: Input) -> _Outcome[T]:
         return None, _describe(error)
 
 
-def _died(path: Input) -> str:
+def _died(path: Location) -> str:
     return (
         f"{path}: the worker process died while processing this file "
         "(a crash in native code, or out of memory)"
@@ -466,7 +468,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _record(path: Input, outcome: _Outcome[T]) -> Record[T]:
+def _record(path: Location, outcome: _Outcome[T]) -> Record[T]:
     result, error = outcome
     return Record(path=path, result=result if error is None else None, error=error)
 

@@ -18,7 +18,7 @@ from hostile import build_corpus, snapshot
 
 from edgegrad.batch import Record, iter_batch, run_batch
 from edgegrad.errors import ImageReadError
-from edgegrad.io import iter_images, read_image
+from edgegrad.io import URL, iter_images, read_image
 
 
 def shape_of(path: Path) -> tuple[int, ...]:
@@ -98,6 +98,14 @@ def test_corpus_batch_gives_one_record_per_input_and_touches_nothing(
 def test_pool_and_inline_agree(tree: Path) -> None:
     inputs = list(iter_images(tree))
     assert run_batch(shape_of, inputs, workers=2) == run_batch(shape_of, inputs, workers=1)
+
+
+def test_a_url_given_as_text_reaches_the_job_as_a_url() -> None:
+    # Path("s3://bucket/k.jpg") would be the local path s3:/bucket/k.jpg.
+    records = run_batch(str, ["s3://bucket/k.jpg", "local/a.png", Path("b.png")], workers=1)
+    assert [isinstance(r.path, URL) for r in records] == [True, False, False]
+    assert all(isinstance(r.path, Path) for r in records[1:])
+    assert [r.result for r in records] == ["s3://bucket/k.jpg", "local/a.png", "b.png"]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
