@@ -724,13 +724,12 @@ def _bilinear(
     return result
 
 
-def _log_parabola(
-    before: npt.NDArray[np.float32], here: npt.NDArray[np.float32], after: npt.NDArray[np.float32]
-) -> tuple[Float64, Float64, Float64]:
-    """Peak log-magnitude, its offset (in steps) and the curvature, from three samples."""
-    low, mid, high = (
-        np.log(np.maximum(m, 1e-30).astype(np.float64)) for m in (before, here, after)
-    )
+def _log_parabola(samples: npt.NDArray[np.float32]) -> tuple[Float64, Float64, Float64]:
+    """Peak log-magnitude, its offset (in steps) and the curvature, from three rows of samples.
+
+    ``samples`` holds the magnitudes behind, at and ahead of each point.
+    """
+    low, mid, high = np.log(np.maximum(samples, 1e-30).astype(np.float64))
     curvature = (high + low - 2.0 * mid) / 2.0
     slope = (high - low) / 2.0
     safe = np.where(curvature < 0, curvature, -1.0)
@@ -902,23 +901,12 @@ def blur_points(
     cx = gx.ravel().take(at).astype(np.float64)
     cy_down = gy_down.ravel().take(at).astype(np.float64)
     step_x, step_y, _ = _sector_steps(cx, cy_down)
-    step = step_y * width + step_x
-    # Each test keeps the points that pass it, so that the later (costlier)
-    # ones see fewer.
-    peak1, offset, curvature1 = _log_parabola(
-        _magnitude_at(gx, gy_down, at - step),
-        _magnitude_at(gx, gy_down, at),
-        _magnitude_at(gx, gy_down, at + step),
-    )
-    keep = curvature1 < 0
-    at, step, step_x, step_y = at[keep], step[keep], step_x[keep], step_y[keep]
-    cx, cy_down = cx[keep], cy_down[keep]
-    peak1, offset, curvature1 = peak1[keep], offset[keep], curvature1[keep]
-    peak2, _, curvature2 = _log_parabola(
-        _magnitude_at(gx2, gy2_down, at - step),
-        _magnitude_at(gx2, gy2_down, at),
-        _magnitude_at(gx2, gy2_down, at + step),
-    )
+    # Behind, at and ahead of each point along its sector, one row each. Every
+    # point is a strict maximum of these magnitudes (the same bits as the
+    # suppression's), so its parabola at d1 always curves down.
+    along_sector = at + np.outer(np.array([-1, 0, 1]), step_y * width + step_x)
+    peak1, offset, curvature1 = _log_parabola(_magnitude_at(gx, gy_down, along_sector))
+    peak2, _, curvature2 = _log_parabola(_magnitude_at(gx2, gy2_down, along_sector))
     ratio2 = np.exp(2.0 * (peak1 - peak2))
     norm = np.hypot(cx, cy_down)
     nx, ny = cx / norm, cy_down / norm
@@ -950,10 +938,8 @@ def blur_points(
     reach = _FLANK_SCALES * np.minimum(scale1, (_MARGIN - _border()) / _FLANK_SCALES)
     centre_y = ys + offset * step_y
     centre_x = xs + offset * step_x
-    flank = np.maximum(
-        _bilinear(gx, gy_down, centre_y + reach * ny, centre_x + reach * nx),
-        _bilinear(gx, gy_down, centre_y - reach * ny, centre_x - reach * nx),
-    )
+    sides = np.array([[1.0], [-1.0]]) * reach  # both flanks, one row each
+    flank = np.max(_bilinear(gx, gy_down, centre_y + sides * ny, centre_x + sides * nx), axis=0)
     own_tail = math.exp(-(_FLANK_SCALES**2) / 2.0)
     excess = np.maximum((flank - _NOISE_SIGMAS * noise1) / peak - own_tail, 0.0)
     isolation = np.exp(-((excess / _FLANK_TAU) ** 2))
@@ -1202,20 +1188,25 @@ def _to_level0(sigma2: Float64, level: int) -> Float64:
     return result
 
 
-def _share(sigma2_0: Float64, level: int, coarsest: int, weak: bool) -> Float64:
-    """How much ``level`` speaks for an edge of squared blur ``sigma2_0`` (full-resolution px²).
+def _shares(sigma2_0: Float64, coarsest: int, weak: bool) -> list[Float64]:
+    """How much each level up to ``coarsest`` speaks for an edge of squared blur ``sigma2_0``.
 
-    A level speaks for the blurs it resolves (``_rise``; level 0 for every
-    blur) until the next coarser level resolves them too; the coarsest level
-    pooled speaks for every blur above. When that level is ``weak`` (fewer
-    than ``_STRONG_SUPPORT`` edge pixels of its own), the level below it
-    keeps speaking for those blurs as well: a few edges must not decide the
-    blurriest edges alone.
+    ``sigma2_0`` is in full-resolution px². A level speaks for the blurs it
+    resolves (``_rise``; level 0 for every blur) until the next coarser level
+    resolves them too; the coarsest level pooled speaks for every blur above.
+    When that level is ``weak`` (fewer than ``_STRONG_SUPPORT`` edge pixels
+    of its own), the level below it keeps speaking for those blurs as well:
+    a few edges must not decide the blurriest edges alone.
     """
-    share = np.ones_like(sigma2_0) if level == 0 else _rise(_at_level(sigma2_0, level))
-    if level < coarsest and not (weak and level == coarsest - 1):
-        share = share * (1.0 - _rise(_at_level(sigma2_0, level + 1)))
-    return share
+    rises = [np.ones_like(sigma2_0)]
+    rises += [_rise(_at_level(sigma2_0, level)) for level in range(1, coarsest + 1)]
+    shares = []
+    for level in range(coarsest + 1):
+        share = rises[level]
+        if level < coarsest and not (weak and level == coarsest - 1):
+            share = share * (1.0 - rises[level + 1])
+        shares.append(share)
+    return shares
 
 
 def _pool(measured: dict[int, BlurPoints]) -> _Pooled:
@@ -1223,7 +1214,7 @@ def _pool(measured: dict[int, BlurPoints]) -> _Pooled:
 
     A level speaks for an edge whose blur it resolves (at least about 0.7 of
     its pixels, fully from 1) and that the next coarser level does not
-    resolve yet (:func:`_share`), with linear hand-over. The coarsest level
+    resolve yet (:func:`_shares`), with linear hand-over. The coarsest level
     with enough edges of its own speaks for every blur above, and when it
     has few (under ``_STRONG_SUPPORT``), so does the level below it. Each
     edge pixel's share is divided by the total share of its blur over the
@@ -1254,11 +1245,8 @@ def _pool_from(measured: dict[int, BlurPoints], coarsest: int) -> _Pooled:
         if level > coarsest:
             continue
         sigma2 = _to_level0(points.sigma2, level)
-        total = sum(
-            (_share(sigma2, other, coarsest, weak) for other in range(coarsest + 1)),
-            np.zeros_like(sigma2),
-        )
-        share = _share(sigma2, level, coarsest, weak) / total
+        shares = _shares(sigma2, coarsest, weak)
+        share = shares[level] / sum(shares, np.zeros_like(sigma2))
         if level + 1 in measured:
             share = share * _coarse_view(points, measured[level + 1])
         scale = 2.0**level
@@ -1288,7 +1276,7 @@ def _finer_say(points: BlurPoints) -> Float64:
     """For each edge pixel of a level, the most the next finer level could say about its blur.
 
     The finer level speaks for a blur until this level resolves it
-    (:func:`_share`).
+    (:func:`_shares`).
     """
     say: Float64 = 1.0 - _rise(points.sigma2)
     return say
