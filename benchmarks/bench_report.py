@@ -48,6 +48,7 @@ from bench_blur_score import (
     edgegrad_command,
     own_peak,
     scale_folder,
+    verdict,
 )
 from make_corpus import describe, make_corpus
 
@@ -155,10 +156,6 @@ def load_times(page: Path, loads: int) -> list[float]:
             context.close()
         browser.close()
     return seconds
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def median(values: list[float]) -> float:

@@ -58,7 +58,14 @@ import click
 import cv2
 import numpy as np
 import numpy.typing as npt
-from bench_blur_score import Memory, Pipeline, cpu_model, edgegrad_command, measure_memory
+from bench_blur_score import (
+    Memory,
+    Pipeline,
+    cpu_model,
+    edgegrad_command,
+    measure_memory,
+    verdict,
+)
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".corpus" / "video"
@@ -225,10 +232,6 @@ def edgegrad_scores(path: Path, frames: int) -> list[float]:
     if [r["frame"] for r in records] != list(range(frames)) or any(r["error"] for r in records):
         raise click.ClickException(f"{path}: not one error-free record per frame")
     return [float(r["score"]) for r in records]
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 @click.command()
