@@ -19,6 +19,7 @@ from typing import Any, Literal
 import click
 
 from edgegrad.batch import Record, run_batch
+from edgegrad.errors import OutputExistsError
 from edgegrad.io import writable_extensions
 from edgegrad.jobs import DISPLAYS, Display, FilterSpec, Placement, filter_file
 from edgegrad.kernels import DERIVATIVE_KINDS, DerivativeKind, directional_kernel
@@ -101,7 +102,7 @@ def run_filter(ctx: click.Context, spec: FilterSpec, run: Run) -> None:
         else:
             todo.append(source)
     job = functools.partial(
-        filter_file,
+        filter_planned,
         placement=placement,
         spec=spec,
         overwrite=run.overwrite,
@@ -119,6 +120,33 @@ def run_filter(ctx: click.Context, spec: FilterSpec, run: Run) -> None:
         workers, chunksize = pool_plan(run.jobs, len(todo))
         run_batch(job, todo, workers=workers, chunksize=chunksize, on_result=advance)
     ctx.exit(report.finish())
+
+
+def filter_planned(
+    source: Path,
+    *,
+    placement: Placement,
+    spec: FilterSpec,
+    overwrite: bool,
+    max_pixels: int | None,
+) -> Path:
+    """:func:`edgegrad.jobs.filter_file` on an input whose output was absent when planned.
+
+    Without ``overwrite``, an output that exists by now was written since
+    the plan, in this run, by a worker that died later in the same chunk
+    (its inputs are then run again one by one): it is complete, since
+    outputs are written atomically, and counts as written, as a rerun would
+    skip it. An output that is the input itself still fails.
+    """
+    try:
+        return filter_file(
+            source, placement=placement, spec=spec, overwrite=overwrite, max_pixels=max_pixels
+        )
+    except OutputExistsError:
+        target = placement.target(source)
+        if overwrite or not target.is_file() or os.path.samefile(target, source):
+            raise
+        return target
 
 
 def _identity(path: Path) -> tuple[int, int]:

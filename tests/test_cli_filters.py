@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +18,9 @@ import pytest
 from conftest import CliRun
 
 import edgegrad
+from edgegrad.batch import run_batch
+from edgegrad.jobs import FilterSpec, Placement, filter_file
+from edgegrad_cli.filter_cmds import filter_planned
 
 
 def read_gray(path: Path) -> npt.NDArray[Any]:
@@ -287,3 +292,39 @@ def test_output_collisions_are_reported_on_every_run(
         result = cli("sobel", folder, "-j", "1")
         assert result.exit_code == 3
         assert "is also the output of another input" in result.stderr
+
+
+def filter_or_die(source: Path, **options: Any) -> Path:
+    """The sobel command's job, in a worker that dies on input 3."""
+    if source.stem == "3":
+        os._exit(1)
+    return filter_planned(source, **options)
+
+
+def test_outputs_written_before_a_worker_died_count_as_written(tmp_path: Path, photo: Path) -> None:
+    # One chunk of six: its worker writes 0-2, dies on 3, and every input is
+    # then run again alone; 0-2 find their outputs from the first attempt.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sources = [folder / f"{index}.png" for index in range(6)]
+    for source in sources:
+        source.write_bytes(photo.read_bytes())
+    placement = Placement("sobel", ".png", folder=tmp_path / "out", roots=(folder,))
+    options = {"placement": placement, "spec": FilterSpec("sobel"), "overwrite": False}
+    job = functools.partial(filter_or_die, max_pixels=None, **options)
+    records = run_batch(job, sources, workers=2, chunksize=6)
+    assert [r.ok for r in records] == [True, True, True, False, True, True]
+    assert "the worker process died while processing this file" in (records[3].error or "")
+    reference = filter_file(photo, placement=Placement("sobel", ".png"), spec=options["spec"])
+    for record in records[:3] + records[4:]:
+        assert record.result == placement.target(record.path)
+        assert record.result.read_bytes() == reference.read_bytes()
+    assert not placement.target(sources[3]).exists()
+
+
+def test_an_output_that_is_the_input_still_fails(tmp_path: Path, photo: Path) -> None:
+    placement = Placement("sobel", ".png", file=photo)
+    with pytest.raises(edgegrad.errors.OutputExistsError, match=r"photo\.png"):
+        filter_planned(
+            photo, placement=placement, spec=FilterSpec("sobel"), overwrite=False, max_pixels=None
+        )
