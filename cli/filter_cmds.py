@@ -136,7 +136,8 @@ def filter_planned(
     the plan, in this run, by a worker that died later in the same chunk
     (its inputs are then run again one by one): it is complete, since
     outputs are written atomically, and counts as written, as a rerun would
-    skip it. An output that is the input itself still fails.
+    skip it. An output that is the input itself still fails (with
+    ``overwrite``, the only case in which ``filter_file`` finds one existing).
     """
     try:
         return filter_file(
@@ -144,7 +145,7 @@ def filter_planned(
         )
     except OutputExistsError:
         target = placement.target(source)
-        if overwrite or not target.is_file() or os.path.samefile(target, source):
+        if not target.is_file() or os.path.samefile(target, source):
             raise
         return target
 

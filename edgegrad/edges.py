@@ -901,9 +901,10 @@ def blur_points(
     cx = gx.ravel().take(at).astype(np.float64)
     cy_down = gy_down.ravel().take(at).astype(np.float64)
     step_x, step_y, _ = _sector_steps(cx, cy_down)
-    # Behind, at and ahead of each point along its sector, one row each. Every
-    # point is a strict maximum of these magnitudes (the same bits as the
-    # suppression's), so its parabola at d1 always curves down.
+    # Behind, at and ahead of each point along its sector, one row each. Each
+    # point is above the sample behind it and no lower than the one ahead (the
+    # suppression's rule, on the same bits), so its parabola at d1 always
+    # curves down.
     along_sector = at + np.outer(np.array([-1, 0, 1]), step_y * width + step_x)
     peak1, offset, curvature1 = _log_parabola(_magnitude_at(gx, gy_down, along_sector))
     peak2, _, curvature2 = _log_parabola(_magnitude_at(gx2, gy2_down, along_sector))
