@@ -524,7 +524,7 @@ _SWITCH_LOW: Final = 0.7
 _SWITCH_HIGH: Final = 1.0
 _START_SIDE: Final = 96
 _LEVEL_SIDE: Final = 32
-# Input pixels per band of the pyramid's first levels (_pyr_down_in_bands).
+# Input pixels per band of the pyramid's first level (_eight_bit_pyr_down).
 _PYRAMID_BAND: Final = 1 << 20
 _CROP_BUDGET: Final = 1 << 17
 _BLOCK: Final = 64
@@ -605,58 +605,49 @@ def _noise_gain(level: int, sigma: float | None) -> float:
 
 
 def _pyramid(gray: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
-    """Gaussian pyramid of a gray image on the 8-bit scale, exact for uint8.
+    """Gaussian pyramid of a gray image on the 8-bit scale.
 
-    Level 0 is ``gray`` itself (uint8, or float32); the others are float32,
-    but for a uint8 image's level 1, which is computed in integers and kept
-    as uint16 in units of 1/256 DN (``x · 256``, whose binomial sums OpenCV
-    divides by 256 exactly, so it equals the float32 pyramid of the same
-    values): :func:`_as_float32` reads it back, and the levels above are
-    computed from that in float32.
+    Level 0 is ``gray`` itself (uint8, or float32). Above a uint8 image,
+    every level is uint16 in units of 1/256 DN: level 1 holds ``x · 256``
+    filtered, whose binomial sums OpenCV divides by 256 exactly, so it is
+    the exact pyramid level; each level above rounds to the nearest 1/256 DN
+    (an error of at most 1/512 DN per level, far below any noise the
+    estimate sees), and 16-bit ``pyrDown`` is faster than float32's.
+    :func:`_as_float32` reads the levels back. Above a float32 image, the
+    levels are float32.
     """
     levels: list[npt.NDArray[Any]] = [gray]
     while min(levels[-1].shape) >= 2 * _LEVEL_SIDE:
         last = levels[-1]
-        if last.dtype == np.uint8:
-            down = _pyr_down_in_bands(last, np.dtype(np.uint16))
-        elif last.dtype == np.uint16:
-            down = _pyr_down_in_bands(last, np.dtype(np.float32))
-        else:
-            down = np.asarray(cv2.pyrDown(last))
-        levels.append(down)
+        down = _eight_bit_pyr_down(last) if last.dtype == np.uint8 else cv2.pyrDown(last)
+        levels.append(np.asarray(down))
     return levels
 
 
-def _pyr_down_in_bands(image: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
-    """:func:`cv2.pyrDown` of ``image`` converted to ``dtype``, in bands of rows.
+def _eight_bit_pyr_down(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint16]:
+    """:func:`cv2.pyrDown` of uint8 ``image`` as uint16 ``x · 256``, in bands of rows.
 
-    uint8 becomes uint16 ``x · 256``, and uint16 (in 1/256 DN) float32 in DN,
-    one band of about ``_PYRAMID_BAND`` pixels at a time into one reused
-    buffer, so that the whole converted image never exists (a fresh
-    allocation that large costs more in page faults than the conversion).
-    Each band is converted with the 2 rows the kernel reaches on either
-    side and keeps only the output rows that see none of its artificial
-    border: the result is exactly ``pyrDown`` of the whole converted image.
+    One band of about ``_PYRAMID_BAND`` pixels is converted at a time into
+    one reused buffer, so that the whole converted image never exists (a
+    fresh allocation that large costs more in page faults than the
+    conversion). Each band is converted with the 2 rows the kernel reaches
+    on either side and keeps only the output rows that see none of its
+    artificial border: the result is exactly ``pyrDown`` of the whole
+    converted image.
     """
     height, width = image.shape
-    out = np.empty(((height + 1) // 2, (width + 1) // 2), dtype)
+    out = np.empty(((height + 1) // 2, (width + 1) // 2), np.uint16)
     rows = max(4, _PYRAMID_BAND // (2 * width))
-    buffer = np.empty((min(height, 2 * rows + 4), width), dtype)
-    zeros = np.zeros(buffer.shape, np.uint8) if dtype == np.uint16 else None
+    buffer = np.empty((min(height, 2 * rows + 4), width, 2), np.uint8)
+    zeros = np.zeros(buffer.shape[:2], np.uint8)
     for top in range(0, out.shape[0], rows):
         bottom = min(top + rows, out.shape[0])
         first, last = max(0, 2 * top - 2), min(height, 2 * bottom + 2)
-        band = buffer[: last - first]
-        if zeros is not None:
-            # x · 256: x as the high byte of each pair (cv2.merge, the fastest).
-            pair = [zeros[: last - first], image[first:last]]
-            into = band.view(np.uint8).reshape(last - first, width, 2)
-            merged = cv2.merge(pair[:: 1 if sys.byteorder == "little" else -1], into)
-            band = merged.view(np.uint16)[..., 0]
-        else:
-            band[...] = image[first:last]
-            band *= np.float32(1.0 / 256.0)
+        # x · 256: x as the high byte of each pair (cv2.merge, the fastest).
+        pair = [zeros[: last - first], image[first:last]]
+        merged = cv2.merge(pair[:: 1 if sys.byteorder == "little" else -1], buffer[: last - first])
         skip = top - first // 2
+        band = merged.view(np.uint16)[..., 0]
         out[top:bottom] = cv2.pyrDown(band)[skip : skip + bottom - top]
     return out
 

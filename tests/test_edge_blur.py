@@ -206,17 +206,33 @@ def test_a_block_measures_exactly_what_the_whole_level_measures() -> None:
 
 
 @pytest.mark.parametrize("shape", [(301, 257), (64, 64), (130, 4), (3, 5)])
-def test_the_pyramid_made_in_bands_is_pyrdown_of_the_whole_converted_image(
+def test_the_first_level_made_in_bands_is_pyrdown_of_the_whole_converted_image(
     shape: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Bands of a few rows, odd sizes: every band edge and the image's own
     # borders are crossed.
     monkeypatch.setattr(edges_module, "_PYRAMID_BAND", 4 * shape[1])
     gray = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
-    level1 = edges_module._pyr_down_in_bands(gray, np.dtype(np.uint16))
+    level1 = edges_module._eight_bit_pyr_down(gray)
     np.testing.assert_array_equal(level1, cv2.pyrDown(gray.astype(np.uint16) * 256))
-    level2 = edges_module._pyr_down_in_bands(level1, np.dtype(np.float32))
-    np.testing.assert_array_equal(level2, cv2.pyrDown(level1.astype(np.float32) / 256))
+
+
+def test_the_sixteen_bit_levels_stay_within_rounding_of_the_float_pyramid() -> None:
+    # Level 1 exact; each level above rounds to 1/256 DN, so level k is at
+    # most (k - 1) / 512 DN from the float64 pyramid of the same image.
+    gray = np.random.default_rng(5).integers(0, 256, (512, 640), dtype=np.uint8)
+    levels = edges_module._pyramid(gray)
+    assert len(levels) == 5  # down to 32x40
+    exact = gray.astype(np.float64)
+    for k, level in enumerate(levels[1:], start=1):
+        exact = cv2.pyrDown(exact)
+        assert level.dtype == np.uint16
+        error = np.abs(edges_module._as_float32(level) - exact)
+        assert error.max() <= (k - 1) / 512 + 1e-4
+        if k == 1:
+            assert error.max() < 1e-4
+        else:
+            assert error.max() > (k - 1) / 2048
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.5])
