@@ -720,7 +720,7 @@ def _log_parabola(samples: npt.NDArray[np.float32]) -> tuple[Float64, Float64, F
 
     ``samples`` holds the magnitudes behind, at and ahead of each point.
     """
-    low, mid, high = np.log(np.maximum(samples, 1e-30).astype(np.float64))
+    low, mid, high = np.log(np.maximum(samples, np.float32(1e-30)), dtype=np.float64)
     curvature = (high + low - 2.0 * mid) / 2.0
     slope = (high - low) / 2.0
     safe = np.where(curvature < 0, curvature, -1.0)
@@ -900,7 +900,7 @@ def blur_points(
     peak1, offset, curvature1 = _log_parabola(_magnitude_at(gx, gy_down, along_sector))
     peak2, _, curvature2 = _log_parabola(_magnitude_at(gx2, gy2_down, along_sector))
     ratio2 = np.exp(2.0 * (peak1 - peak2))
-    norm = np.hypot(cx, cy_down)
+    norm = np.sqrt(cx * cx + cy_down * cy_down)
     nx, ny = cx / norm, cy_down / norm
     # The step's length along the normal: the parabola's curvature in steps
     # is -(step·n)² / (2 s²), with s² the edge's scale at d1.
