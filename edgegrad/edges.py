@@ -557,7 +557,8 @@ class BlurPoints(NamedTuple):
 
     def select(self, keep: BoolArray) -> BlurPoints:
         """The points where ``keep`` is true."""
-        return BlurPoints(*(field[keep] for field in self))
+        index = np.flatnonzero(keep)  # once: a boolean mask is counted again at every use
+        return BlurPoints(*(field.take(index) for field in self))
 
 
 class _Scale(NamedTuple):
@@ -922,9 +923,11 @@ def blur_points(
     peak = np.exp(peak1)
     contrast = np.sqrt(2.0 * math.pi * total1) * peak
     ok &= contrast >= _MIN_CONTRAST
-    at, step_x, step_y = at[ok], step_x[ok], step_y[ok]
-    nx, ny = nx[ok], ny[ok]
-    peak, offset, total1, contrast = peak[ok], offset[ok], total1[ok], contrast[ok]
+    kept = np.flatnonzero(ok)
+    at, step_x, step_y = (field.take(kept) for field in (at, step_x, step_y))
+    nx, ny, peak, offset, total1, contrast = (
+        field.take(kept) for field in (nx, ny, peak, offset, total1, contrast)
+    )
     ys, xs = np.divmod(at, width)
     scale1 = np.sqrt(total1)
     reach = _FLANK_SCALES * np.minimum(scale1, (_MARGIN - _border()) / _FLANK_SCALES)
@@ -935,16 +938,16 @@ def blur_points(
     own_tail = math.exp(-(_FLANK_SCALES**2) / 2.0)
     excess = np.maximum((flank - _NOISE_SIGMAS * noise1) / peak - own_tail, 0.0)
     isolation = np.exp(-((excess / _FLANK_TAU) ** 2))
-    ok = excess < _FLANK_MAX
-    return BlurPoints(
-        y=centre_y[ok],
-        x=centre_x[ok],
-        sigma2=(total1 - v1)[ok],
-        isolation=isolation[ok],
-        weight=(contrast * isolation)[ok],
-        normal_x=nx[ok],
-        normal_y=ny[ok],
+    points = BlurPoints(
+        y=centre_y,
+        x=centre_x,
+        sigma2=total1 - v1,
+        isolation=isolation,
+        weight=contrast * isolation,
+        normal_x=nx,
+        normal_y=ny,
     )
+    return points.select(excess < _FLANK_MAX)
 
 
 def weighted_median(values: Float64, weights: Float64) -> float:
@@ -1151,15 +1154,12 @@ def _coarse_view(fine: BlurPoints, coarse: BlurPoints) -> Float64:
     # Occupied cells, sorted, then three sentinels past the last.
     cells = np.append(key[starts], np.full(3, key[-1] + width))
     sharpest = np.append(np.minimum.reduceat(coarse.sigma2[order], starts), np.full(3, np.inf))
-    nearby = np.full(fine.sigma2.shape, np.inf)
-    for dy in (-1, 0, 1):
-        # The three cells of a row around the point are the first three
-        # occupied cells from its left one, where they are occupied.
-        left = (fy + dy) * width + fx - 1
-        at = np.searchsorted(cells[:-3], left)
-        for dx in range(3):
-            hit = cells[at + dx] <= left + 2
-            nearby = np.minimum(nearby, np.where(hit, sharpest[at + dx], np.inf))
+    # The three cells of each row around a point (one row per dy) are the
+    # first three occupied cells from its left one (one plane per dx), where
+    # they are occupied.
+    left = (fy + np.array([[-1], [0], [1]])) * width + fx - 1
+    at = np.searchsorted(cells[:-3], left) + np.arange(3)[:, np.newaxis, np.newaxis]
+    nearby = np.where(cells[at] <= left + 2, sharpest[at], np.inf).min(axis=(0, 1))
     predicted = (np.maximum(fine.sigma2, 0.0) + 1.0) / 4.0
     consistent: Float64 = np.where(nearby > 2.25 * predicted + 0.1, 0.0, 1.0)
     return consistent
@@ -1255,8 +1255,8 @@ def _pool_from(measured: dict[int, BlurPoints], coarsest: int) -> _Pooled:
         empty = np.zeros(0)
         return _Pooled(empty, empty, empty, empty, empty)
     y, x, sigma, weight, support = (np.concatenate(column) for column in zip(*parts, strict=True))
-    keep = weight > 0
-    return _Pooled(y[keep], x[keep], sigma[keep], weight[keep], support[keep])
+    keep = np.flatnonzero(weight > 0)
+    return _Pooled(*(column.take(keep) for column in (y, x, sigma, weight, support)))
 
 
 def _support(points: BlurPoints, level: int) -> float:
