@@ -135,6 +135,18 @@ def test_the_noise_estimate_is_the_white_noise_put_in() -> None:
         assert math.isnan(estimate.sigma)
 
 
+@pytest.mark.parametrize("layout", ["random", "every 16th smallest", "ties"])
+def test_the_kth_smallest_is_the_partitions(layout: str) -> None:
+    rng = np.random.default_rng(8)
+    values = np.abs(rng.normal(0, 1, 20_000)).astype(np.float32)
+    if layout == "every 16th smallest":
+        values[::16] = rng.uniform(0, 1e-3, values[::16].size)  # the sample's bound is too low
+    elif layout == "ties":
+        values = np.round(values * 4) / 4
+    for k in (0, 1, 1999, 10_000, values.size - 1):
+        assert edges_module._kth_smallest(values, k) == np.partition(values, k)[k]
+
+
 @pytest.fixture(scope="module")
 def charts() -> dict[float, NDArray[np.float64]]:
     return {sigma: _dead_leaves(384, 7, sigma) for sigma in (0.0, 1.0, 2.0, 3.0, 4.0)}
