@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Sequence
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import cv2
@@ -605,24 +604,83 @@ def _noise_gain(level: int, sigma: float | None) -> float:
     return float(np.sqrt(np.sum(d * d) * np.sum(s * s)))
 
 
-def _pyramid(gray: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
-    """Gaussian pyramid of a gray image on the 8-bit scale.
+class _Pyramid:
+    """A gray image's Gaussian pyramid on the 8-bit scale, exact where it is measured.
 
-    Level 0 is ``gray`` itself (uint8, or float32). Above a uint8 image,
-    every level is uint16 in units of 1/256 DN: level 1 holds ``x · 256``
-    filtered, whose binomial sums OpenCV divides by 256 exactly, so it is
-    the exact pyramid level; each level above rounds to the nearest 1/256 DN
-    (an error of at most 1/512 DN per level, far below any noise the
-    estimate sees), and 16-bit ``pyrDown`` is faster than float32's.
-    :func:`_as_float32` reads the levels back. Above a float32 image, the
-    levels are float32.
+    Level 0 is ``gray`` itself (uint8, or float32). Above a float32 image,
+    every level is float32 ``pyrDown``. Above a uint8 image:
+
+    * level 1 is read exactly (:meth:`whole`, :meth:`region`): ``pyrDown``
+      of ``x · 256`` in uint16, whose binomial sums OpenCV divides by 256
+      exactly, computed only where it is read;
+    * the levels above are built from level 1 rounded to whole DN (8-bit
+      ``pyrDown``, much faster over a whole large image than the exact
+      level), and are uint16 in 1/256 DN, each rounding to the nearest
+      1/256 DN (at most 1/512 DN per level, far below any noise the estimate
+      sees). Rounding to whole DN adds white noise of 1/12 DN² at level 1,
+      which :func:`_level_noise` carries to them (:meth:`rounded`).
+
+    :func:`_as_float32` reads the levels.
     """
-    levels: list[npt.NDArray[Any]] = [gray]
-    while min(levels[-1].shape) >= 2 * _LEVEL_SIDE:
-        last = levels[-1]
-        down = _eight_bit_pyr_down(last) if last.dtype == np.uint8 else cv2.pyrDown(last)
-        levels.append(np.asarray(down))
-    return levels
+
+    def __init__(self, gray: npt.NDArray[Any]) -> None:
+        self.gray = gray
+        self._eight_bit = gray.dtype == np.uint8
+        built: list[npt.NDArray[Any]] = [gray]
+        while min(built[-1].shape) >= 2 * _LEVEL_SIDE:
+            last = built[-1]
+            exact = last.dtype == np.uint8 and len(built) == 2
+            built.append(np.asarray(_eight_bit_pyr_down(last) if exact else cv2.pyrDown(last)))
+        self._built = built
+        self._exact_level1: npt.NDArray[np.uint16] | None = None
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+    def shape(self, level: int) -> tuple[int, int]:
+        height, width = self._built[level].shape
+        return height, width
+
+    def rounded(self, level: int) -> bool:
+        """Whether ``level`` was built from level 1 rounded to whole DN."""
+        return self._eight_bit and level >= 2
+
+    def whole(self, level: int) -> npt.NDArray[Any]:
+        """The whole of ``level``, exact."""
+        if level != 1 or not self._eight_bit:
+            return self._built[level]
+        if self._exact_level1 is None:
+            self._exact_level1 = _eight_bit_pyr_down(self.gray)
+        return self._exact_level1
+
+    def region(self, level: int, top: int, bottom: int, left: int, right: int) -> npt.NDArray[Any]:
+        """Rows ``top:bottom`` and columns ``left:right`` of ``level``, exact.
+
+        Level 1 of a uint8 image, where it has not been made whole, comes
+        from the rows and columns of ``gray`` that the kernel reaches (2 on
+        either side), which is exactly that part of the whole level.
+        """
+        if level != 1 or not self._eight_bit or self._exact_level1 is not None:
+            return self.whole(level)[top:bottom, left:right]
+        height, width = self.gray.shape
+        y0, x0 = max(0, 2 * top - 2), max(0, 2 * left - 2)
+        y1, x1 = min(height, 2 * bottom + 2), min(width, 2 * right + 2)
+        part = _eight_bit_pyr_down(np.ascontiguousarray(self.gray[y0:y1, x0:x1]))
+        return part[top - y0 // 2 : bottom - y0 // 2, left - x0 // 2 : right - x0 // 2]
+
+
+def _level_noise(noise: float, level: int, sigma: float | None, rounded: bool) -> float:
+    """Noise standard deviation of one filter response at ``level``, in DN.
+
+    ``noise`` is the white-noise equivalent at full resolution; ``sigma``
+    as for :func:`_noise_gain`. A ``rounded`` level (:class:`_Pyramid`) adds
+    the white noise of rounding level 1 to whole DN, 1/12 DN², carried up
+    from there.
+    """
+    variance = (noise * _noise_gain(level, sigma)) ** 2
+    if rounded:
+        variance += _noise_gain(level - 1, sigma) ** 2 / 12.0
+    return math.sqrt(variance)
 
 
 def _eight_bit_pyr_down(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint16]:
@@ -662,7 +720,7 @@ def _as_float32(image: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
     return np.asarray(image, dtype=np.float32)
 
 
-def _noise_level(pyramid: Sequence[npt.NDArray[Any]]) -> float:
+def _noise_level(pyramid: _Pyramid) -> float:
     """White-noise equivalent standard deviation at full resolution, in DN.
 
     A low quantile of ``|M * I|`` (Immerkær's mask ``M``) at level 1, where
@@ -671,14 +729,15 @@ def _noise_level(pyramid: Sequence[npt.NDArray[Any]]) -> float:
     noise, ``1/sqrt(12)`` DN.
     """
     level = 1 if len(pyramid) > 1 else 0
-    image = pyramid[level]
-    height = image.shape[0]
+    height, width = pyramid.shape(level)
     band = 16
     bands = height // band
-    wanted = max(1, _CROP_BUDGET // max(1, image.shape[1] * band))
+    wanted = max(1, _CROP_BUDGET // max(1, width * band))
     if bands > wanted:
         starts = np.linspace(0, height - band, wanted).astype(np.intp)
-        image = np.vstack([image[s : s + band] for s in starts])
+        image = np.vstack([pyramid.region(level, s, s + band, 0, width) for s in starts])
+    else:
+        image = pyramid.whole(level)
     image = _as_float32(image)
     kernel = _SECOND_DIFFERENCE.astype(np.float32)
     response = cv2.sepFilter2D(image, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
@@ -853,7 +912,12 @@ def _border() -> int:
 
 
 def blur_points(
-    image: npt.NDArray[Any], noise: float, level: int = 0, *, mosaic: bool = False
+    image: npt.NDArray[Any],
+    noise: float,
+    level: int = 0,
+    *,
+    mosaic: bool = False,
+    rounded: bool = False,
 ) -> BlurPoints:
     """The reliable edge pixels of one image (a pyramid level) and their blur.
 
@@ -870,6 +934,9 @@ def blur_points(
         (:func:`_measure_blocks`): edge pixels are then looked for only in
         each block and the pixel around it (a pixel's centre moves by at most
         one pixel from where it is found), not in the margins.
+    rounded : bool
+        Whether ``image`` was built from a level 1 rounded to whole DN
+        (:class:`_Pyramid`), for the noise.
 
     Returns
     -------
@@ -881,7 +948,7 @@ def blur_points(
     gx, gy_down = _gaussian_gradient(work, d1)
     gx2, gy2_down = _gaussian_gradient(work, d2)
     v1, v2 = _scale(d1).variance, _scale(d2).variance
-    noise1 = noise * _noise_gain(level, d1)
+    noise1 = _level_noise(noise, level, d1, rounded)
     width = work.shape[1]
     if mosaic:
         side = _BLOCK + 2 * _MARGIN
@@ -925,7 +992,7 @@ def blur_points(
     # shrinks the scale by this fraction: an edge counts at this level only if
     # that stays small, which is Elder and Zucker's minimum reliable scale
     # (noisier or blurrier edges are left to a coarser level).
-    noise2 = noise * _noise_gain(level, d2)
+    noise2 = _level_noise(noise, level, d2, rounded)
     conditioning = ratio2 / np.where(ok, ratio2 - 1.0, 1.0)
     shrink = (
         2.0 * conditioning * (noise1**2 * np.exp(-2.0 * peak1) - noise2**2 * np.exp(-2.0 * peak2))
@@ -1001,7 +1068,7 @@ def _blocks(
 
 
 def _measure_blocks(
-    image: npt.NDArray[Any], noise: float, level: int, corners: list[tuple[int, int]]
+    pyramid: _Pyramid, noise: float, level: int, corners: list[tuple[int, int]]
 ) -> BlurPoints:
     """:func:`blur_points` on a mosaic of blocks with margins, mapped back to the level.
 
@@ -1013,7 +1080,7 @@ def _measure_blocks(
     margin away from it. Points as near the level's edges as the whole-level
     measure would leave out are left out.
     """
-    height, width = image.shape
+    height, width = pyramid.shape(level)
     side = _BLOCK + 2 * _MARGIN
     tiles = []
     for top, left in corners:
@@ -1022,7 +1089,7 @@ def _measure_blocks(
         x1 = min(left + _BLOCK + _MARGIN, width)
         tiles.append(
             cv2.copyMakeBorder(
-                np.ascontiguousarray(image[y0:y1, x0:x1]),
+                np.ascontiguousarray(pyramid.region(level, y0, y1, x0, x1)),
                 y0 - (top - _MARGIN),
                 top + _BLOCK + _MARGIN - y1,
                 x0 - (left - _MARGIN),
@@ -1030,7 +1097,9 @@ def _measure_blocks(
                 cv2.BORDER_REFLECT_101,
             )
         )
-    points = blur_points(np.vstack(tiles), noise, level, mosaic=True)
+    points = blur_points(
+        np.vstack(tiles), noise, level, mosaic=True, rounded=pyramid.rounded(level)
+    )
     window = (points.y // side).astype(np.intp)
     block_y = np.asarray([c[0] for c in corners], np.float64)[window]
     block_x = np.asarray([c[1] for c in corners], np.float64)[window]
@@ -1101,14 +1170,14 @@ def _off_jpeg_grid(points: BlurPoints) -> BoolArray:
     return result
 
 
-def _large(image: npt.NDArray[Any]) -> bool:
+def _large(shape: tuple[int, int]) -> bool:
     """Whether a pyramid level is too large to measure whole (and large enough for blocks)."""
-    return image.size > _CROP_BUDGET and min(image.shape) >= _BLOCK + 2 * _MARGIN
+    return shape[0] * shape[1] > _CROP_BUDGET and min(shape) >= _BLOCK + 2 * _MARGIN
 
 
-def _start_level(pyramid: Sequence[npt.NDArray[Any]]) -> int:
+def _start_level(pyramid: _Pyramid) -> int:
     level = 0
-    while level + 1 < len(pyramid) and min(pyramid[level + 1].shape) >= _START_SIDE:
+    while level + 1 < len(pyramid) and min(pyramid.shape(level + 1)) >= _START_SIDE:
         level += 1
     return level
 
@@ -1298,17 +1367,18 @@ def estimate_blur(gray: npt.NDArray[Any], noise: float | None = None) -> BlurEst
     under ``_FINER_SHARE`` of them, the finer levels are not measured: every
     blur there is measured well where it is.
     """
-    pyramid = _pyramid(gray)
+    pyramid = _Pyramid(gray)
     sigma_n = _noise_level(pyramid) if noise is None else max(noise, _QUANTIZATION_NOISE)
     measured: dict[int, BlurPoints] = {}
     guide: BlurPoints | None = None
     for level in range(_start_level(pyramid), -1, -1):
-        image = pyramid[level]
-        if _large(image):
-            corners = _blocks(image.shape, guide, 2.0)
-            points = _measure_blocks(image, sigma_n, level, corners)
+        if _large(pyramid.shape(level)):
+            corners = _blocks(pyramid.shape(level), guide, 2.0)
+            points = _measure_blocks(pyramid, sigma_n, level, corners)
         else:
-            points = blur_points(image, sigma_n, level)
+            points = blur_points(
+                pyramid.whole(level), sigma_n, level, rounded=pyramid.rounded(level)
+            )
         if level == 0 and _blocky(gray):
             points = points.select(_off_jpeg_grid(points))
         measured[level] = points
@@ -1357,12 +1427,12 @@ def blur_tiles(
     Every level is measured whole, and each tile blends its own levels as
     :func:`estimate_blur` blends the image's.
     """
-    pyramid = _pyramid(gray)
+    pyramid = _Pyramid(gray)
     sigma_n = _noise_level(pyramid)
     tiles = grid[0] * grid[1]
     height, width = gray.shape
     measured = {
-        level: blur_points(pyramid[level], sigma_n, level)
+        level: blur_points(pyramid.whole(level), sigma_n, level, rounded=pyramid.rounded(level))
         for level in range(_start_level(pyramid), -1, -1)
     }
     if _blocky(gray):

@@ -19,13 +19,14 @@ Every measure here follows the same dtype rule, written down once:
   8-bit digital number, written DN below. Bit depth therefore does not change
   a score, and thresholds tuned on 8-bit images keep their meaning.
 * Filters use OpenCV's default border, ``BORDER_REFLECT_101``, and are computed
-  in float64, so no response saturates or wraps around. There are two
+  in float64, so no response saturates or wraps around. There are three
   exceptions. The variance of the Laplacian of a uint8 gray image (or of the
   uint8 luma of a BGR one) is computed exactly in integers, as described in
   :func:`laplacian_variance`. The ``working_size`` resampling of
   :func:`blur_score` and the LAPV taken on its result work in float32 (float64
   for float64 input), with sums in float64, about 1e-7 relative from a
-  float64 computation.
+  float64 computation. :func:`edge_blur` works in float32 and, on uint8,
+  rounds part of its pyramid (see there).
 
 The measures are declared once, in :data:`METHODS`: each entry names the
 function, its direction (higher is sharper, or blurrier), units, range and
@@ -483,7 +484,13 @@ def edge_blur(image: NDArray[Any], *, noise: float | None = None) -> float:
     contrast of the level above, and levels finer than one that leaves them
     almost nothing to say are skipped (``python
     benchmarks/bench_blur_measures.py`` times it against
-    ``laplacian_variance``).
+    ``laplacian_variance``). Above a uint8 image, the pyramid's levels
+    from 2 up are built from level 1 rounded to whole DN (8-bit
+    ``pyrDown``, the fastest), and the noise that rounding adds is carried
+    to them; level 1 itself is exact where it is measured. Other dtypes
+    build every level exactly, so a uint8 image and its float version
+    differ slightly: by under 0.06 % for nine in ten of 90 photos and
+    charts, and by 0.64 % at worst.
 
     **When to use it.** Unlike LAPV, Tenengrad and the other measures here,
     the value does not depend on the scene's contrast or texture, nor on the

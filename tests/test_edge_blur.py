@@ -203,7 +203,7 @@ def test_a_block_measures_exactly_what_the_whole_level_measures() -> None:
     # in these blocks were such seams, read as sharp (σ < 1 px) edges.
     chart = _capture(_dead_leaves(384, 7, 3.0), 2.0, 1)
     corners = [(320, 0), (320, 128), (320, 320), (0, 320), (128, 192)]
-    blocks = edges_module._measure_blocks(chart, 2.0, 0, corners)
+    blocks = edges_module._measure_blocks(edges_module._Pyramid(chart), 2.0, 0, corners)
     whole = edges_module.blur_points(chart, 2.0, 0)
     inside = np.zeros(whole.y.size, bool)
     for top, left in corners:
@@ -229,22 +229,57 @@ def test_the_first_level_made_in_bands_is_pyrdown_of_the_whole_converted_image(
     np.testing.assert_array_equal(level1, cv2.pyrDown(gray.astype(np.uint16) * 256))
 
 
-def test_the_sixteen_bit_levels_stay_within_rounding_of_the_float_pyramid() -> None:
-    # Level 1 exact; each level above rounds to 1/256 DN, so level k is at
-    # most (k - 1) / 512 DN from the float64 pyramid of the same image.
-    gray = np.random.default_rng(5).integers(0, 256, (512, 640), dtype=np.uint8)
-    levels = edges_module._pyramid(gray)
-    assert len(levels) == 5  # down to 32x40
-    exact = gray.astype(np.float64)
-    for k, level in enumerate(levels[1:], start=1):
-        exact = cv2.pyrDown(exact)
+def test_the_levels_are_exact_where_read_and_within_rounding_above() -> None:
+    # Level 1 is exact wherever it is read; the levels above are built from
+    # it rounded to whole DN, each then rounding to 1/256 DN, so level k is
+    # at most (k - 2) / 512 DN from the float64 pyramid of the rounded level.
+    gray = np.random.default_rng(5).integers(0, 256, (513, 641), dtype=np.uint8)
+    pyramid = edges_module._Pyramid(gray)
+    assert len(pyramid) == 5  # down to 33x41
+    exact1 = cv2.pyrDown(gray.astype(np.float64))
+    for top, bottom, left, right in [(0, 16, 0, 321), (100, 117, 37, 101), (240, 257, 300, 321)]:
+        region = pyramid.region(1, top, bottom, left, right)
+        np.testing.assert_array_equal(
+            edges_module._as_float32(region), exact1[top:bottom, left:right].astype(np.float32)
+        )
+    whole = pyramid.whole(1)
+    np.testing.assert_array_equal(edges_module._as_float32(whole), exact1.astype(np.float32))
+    np.testing.assert_array_equal(pyramid.region(1, 100, 117, 37, 101), whole[100:117, 37:101])
+    assert not pyramid.rounded(1)
+    assert pyramid.rounded(2)
+    expected = cv2.pyrDown(gray).astype(np.float64)  # level 1, rounded
+    for k in range(2, len(pyramid)):
+        expected = cv2.pyrDown(expected)
+        level = pyramid.whole(k)
         assert level.dtype == np.uint16
-        error = np.abs(edges_module._as_float32(level) - exact)
-        assert error.max() <= (k - 1) / 512 + 1e-4
-        if k == 1:
-            assert error.max() < 1e-4
-        else:
-            assert error.max() > (k - 1) / 2048
+        error = np.abs(edges_module._as_float32(level) - expected)
+        assert error.max() <= (k - 2) / 512 + 1e-6
+        assert error.max() > (k - 2) / 2048 or k == 2
+
+
+def test_the_noise_of_rounding_level_1_is_carried_to_the_levels_above() -> None:
+    # Two captures of one textured scene with 1 DN of noise: their difference
+    # at level 2 is noise alone. Rounding level 1 adds 1/12 DN² there, which
+    # the model carries up: measured within 1 % of it, 12 % above the model
+    # without it.
+    rng = np.random.default_rng(1)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (1024, 1024)).astype(np.float32), (0, 0), 3)
+    scene = scene * 4 - 382
+    captures = [
+        np.clip(np.round(scene + rng.normal(0, 1.0, scene.shape)), 0, 255).astype(np.uint8)
+        for _ in range(2)
+    ]
+    gx = [
+        edges_module._gaussian_gradient(
+            edges_module._as_float32(edges_module._Pyramid(c).whole(2)), 1.2
+        )[0][12:-12, 12:-12]
+        for c in captures
+    ]
+    measured = float(np.std(gx[0] - gx[1])) / math.sqrt(2)
+    white = math.sqrt(1.0 + 1 / 12)  # the noise and the 8-bit quantisation
+    model = edges_module._level_noise(white, 2, 1.2, rounded=True)
+    assert measured == pytest.approx(model, rel=0.03)
+    assert measured > 1.1 * edges_module._level_noise(white, 2, 1.2, rounded=False)
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.5])
@@ -327,7 +362,10 @@ def test_bit_depth_does_not_change_it(sample: Callable[..., NDArray[np.uint8]], 
         version = gray.astype(np.uint16) * np.uint16(257)
     else:
         version = (gray / 255.0).astype(dtype)
-    assert edge_blur(version) == pytest.approx(edge_blur(gray), rel=1e-6)
+    # uint8 builds the levels above level 1 from it rounded to whole DN, the
+    # others from the exact level (edges._Pyramid): measured 7.7e-5 apart here,
+    # at most 6.4e-3 over 90 photos and charts.
+    assert edge_blur(version) == pytest.approx(edge_blur(gray), rel=2e-4)
     # float32 resampling rounds differently per dtype (3e-5 DN), which moves the
     # noise estimate by 4e-4 of itself: measured up to 2.7e-5.
     assert blur_score(version, "edge-blur", working_size=50_000) == pytest.approx(
