@@ -51,6 +51,7 @@ from edgegrad.io import (
     read_image,
     read_image_checked,
     transfer,
+    write_bytes,
     write_image,
     write_text,
 )
@@ -739,6 +740,39 @@ def test_a_file_appearing_during_the_write_is_not_replaced(
         write_image(target, np.zeros((4, 4), np.uint8))
     assert target.read_bytes() == b"written by someone else meanwhile"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_a_write_removes_its_targets_stale_temporaries_listing_the_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Temporary files of a killed writer of a.png (two), of b.tar.gz, and
+    # hidden files that only look alike.
+    stale_a = [tmp_path / f".a.{digits * 12}.tmp.png" for digits in "01"]
+    stale_b = tmp_path / ".b.tar.0123456789ab.tmp.gz"
+    alike = [tmp_path / ".a.0123456789ab.tmp.jpg", tmp_path / ".a.012345.tmp.png"]
+    for path in [*stale_a, stale_b, *alike]:
+        path.write_bytes(b"partial")
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting(folder: Any) -> Any:
+        listed.append(str(folder))
+        return real_scandir(folder)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    write_bytes(tmp_path / "a.png", b"whole")
+    assert not any(path.exists() for path in stale_a)
+    assert stale_b.exists()
+    # Made after the folder was listed: another writer's, in progress.
+    later = tmp_path / ".b.tar.fedcba987654.tmp.gz"
+    later.write_bytes(b"in progress")
+    write_bytes(tmp_path / "b.tar.gz", b"whole")
+    for index in range(3):
+        write_bytes(tmp_path / f"c{index}.png", b"whole")
+    assert listed == [str(tmp_path)]
+    assert not stale_b.exists()
+    assert later.exists()
+    assert all(path.exists() for path in alike)
 
 
 # --- write_text and transfer -----------------------------------------------------------

@@ -6,6 +6,7 @@ the targets a writer must refuse, and OS errors put into words.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -45,6 +46,13 @@ def temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
 
 
+# Temporary names (temporary_name), parsed back into the target's stem and suffix.
+_TEMPORARY: Final = re.compile(r"\.(?P<stem>.+)\.[0-9a-f]{12}\.tmp(?P<suffix>(?:\.[^.]*)?)\Z")
+# Folders listed for stale temporary files, at most this many remembered.
+_LISTED_FOLDERS: Final = 4096
+_stale: collections.OrderedDict[str, dict[str, list[str]]] = collections.OrderedDict()
+
+
 def remove_stale_temporaries(target: Path) -> int:
     """Remove the temporary files an earlier, killed writer of ``target`` left beside it.
 
@@ -53,25 +61,46 @@ def remove_stale_temporaries(target: Path) -> int:
     writer of the same target running at this moment would lose its
     temporary file and fail cleanly; one run writes each target once.
 
+    A process lists each folder once, at its first write there, and
+    remembers the stale files it found, by target, for the last 4096
+    folders it wrote into: listing a folder at every write would make
+    writing n files into it cost n² (``benchmarks/README.md``). So the
+    temporary files looked for are those the folder held when this process
+    first wrote into it; the ones it makes itself, it removes itself.
+
     Returns
     -------
     int
         How many were removed.
     """
-    pattern = re.compile(
-        rf"\.{re.escape(target.stem)}\.[0-9a-f]{{12}}\.tmp{re.escape(target.suffix)}\Z"
-    )
+    folder = os.path.abspath(target.parent)
+    found = _stale.get(folder)
+    if found is None:
+        found = _stale_in(folder)
+        _stale[folder] = found
+        if len(_stale) > _LISTED_FOLDERS:
+            _stale.popitem(last=False)
+    else:
+        _stale.move_to_end(folder)
     removed = 0
-    try:
-        with os.scandir(target.parent) as entries:
-            stale = [entry.path for entry in entries if pattern.match(entry.name)]
-    except OSError:
-        return 0
-    for path in stale:
+    for name in found.pop(target.name, ()):
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            os.unlink(os.path.join(folder, name))
             removed += 1
     return removed
+
+
+def _stale_in(folder: str) -> dict[str, list[str]]:
+    """The temporary files in ``folder``, by the name of the target each was for."""
+    found: dict[str, list[str]] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if match := _TEMPORARY.match(entry.name):
+                    found.setdefault(match["stem"] + match["suffix"], []).append(entry.name)
+    except OSError:
+        pass
+    return found
 
 
 def hard_link(source: Path, target: Path) -> bool:
