@@ -629,8 +629,12 @@ class _Pyramid:
         built: list[npt.NDArray[Any]] = [gray]
         while min(built[-1].shape) >= 2 * _LEVEL_SIDE:
             last = built[-1]
-            exact = last.dtype == np.uint8 and len(built) == 2
-            built.append(np.asarray(_eight_bit_pyr_down(last) if exact else cv2.pyrDown(last)))
+            # Level 2 exactly from the rounded uint8 level 1; every other level plain
+            # pyrDown in its input's dtype (uint8 to the rounded level 1).
+            from_rounded = last.dtype == np.uint8 and len(built) == 2
+            built.append(
+                np.asarray(_eight_bit_pyr_down(last) if from_rounded else cv2.pyrDown(last))
+            )
         self._built = built
         self._exact_level1: npt.NDArray[np.uint16] | None = None
 
