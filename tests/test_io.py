@@ -13,7 +13,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -48,6 +48,7 @@ from edgegrad.io import (
     _write,
     image_extensions,
     iter_images,
+    open_output,
     read_image,
     read_image_checked,
     transfer,
@@ -55,6 +56,7 @@ from edgegrad.io import (
     write_image,
     write_text,
 )
+from edgegrad.io._fs import write_atomically
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
@@ -773,6 +775,49 @@ def test_a_write_removes_its_targets_stale_temporaries_listing_the_folder_once(
     assert not stale_b.exists()
     assert later.exists()
     assert all(path.exists() for path in alike)
+
+
+def _onto_a_full_disk(file: BinaryIO) -> None:
+    """Point the file at ``/dev/full`` and leave bytes in its buffer, as a disk filling up does."""
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, file.fileno())
+    finally:
+        os.close(full)
+    file.write(b"still in the buffer")
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+
+
+@needs_dev_full
+def test_a_write_failing_with_data_still_buffered_names_the_target(tmp_path: Path) -> None:
+    # The disk fills while the buffer still holds data: closing the file
+    # fails the same way, and must not replace the error that names the
+    # target (a full-disk batch printed a bare OSError for some files).
+    def fill(file: BinaryIO) -> None:
+        _onto_a_full_disk(file)
+        file.flush()
+
+    with pytest.raises(ImageWriteError, match=r"out\.bin: no space left on device$"):
+        write_atomically(tmp_path / "out.bin", fill)
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_dev_full
+@pytest.mark.parametrize("url", [False, True], ids=["path", "file-url"])
+def test_an_output_closed_onto_a_full_disk_fails_naming_it(tmp_path: Path, url: bool) -> None:
+    target = f"file://{tmp_path}/out.bin" if url else tmp_path / "out.bin"
+    with (
+        pytest.raises(ImageWriteError, match=r"out\.bin: .*no space left on device$"),
+        open_output(target) as file,
+    ):
+        _onto_a_full_disk(file)
+    # An error of the block itself reaches the caller as it is, not the close's.
+    with pytest.raises(ValueError, match="the block's own"), open_output(target) as file:  # noqa: PT012
+        _onto_a_full_disk(file)
+        raise ValueError("the block's own")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- write_text and transfer -----------------------------------------------------------

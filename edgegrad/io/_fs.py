@@ -130,6 +130,25 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 @contextlib.contextmanager
+def open_quietly(fd: int) -> Iterator[BinaryIO]:
+    """``open(fd, "wb")``, whose closing after a failure cannot hide that failure.
+
+    Closing flushes what the buffer still holds. After a write failed on a
+    full disk, that fails as well, and a plain ``with open(...)`` would put
+    its bare ``OSError`` in place of the error on its way out. The caller
+    discards the data then anyway; on success, it closes the file itself.
+    """
+    file = open(fd, "wb")  # noqa: SIM115 (closed below, quietly after a failure)
+    try:
+        yield file
+    except BaseException:
+        with contextlib.suppress(OSError):
+            file.close()
+        raise
+    file.close()
+
+
+@contextlib.contextmanager
 def atomic_output(target: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
     """A hidden temporary file in the target's folder, renamed onto the target when the block ends.
 
@@ -157,11 +176,12 @@ def atomic_output(target: Path, *, overwrite: bool = True) -> Iterator[BinaryIO]
     except OSError as error:
         raise ImageWriteError(target, os_reason(error)) from None
     try:
-        with open(fd, "wb") as file:
+        with open_quietly(fd) as file:
             yield file
             try:
                 file.flush()
                 os.fsync(file.fileno())
+                file.close()
             except OSError as error:
                 raise ImageWriteError(target, os_reason(error)) from None
         try:

@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from edgegrad._validate import check_path
 from edgegrad.errors import ImageReadError, ImageWriteError, OutputExistsError
-from edgegrad.io._fs import StrPath
+from edgegrad.io._fs import StrPath, open_quietly, os_reason
 
 __all__ = [
     "REMOTE_SCHEMES",
@@ -441,8 +441,13 @@ def url_output(url: URL, *, overwrite: bool) -> Iterator[BinaryIO]:
         raise OutputExistsError(str(url), "already exists (pass overwrite=True to replace it)")
     handle, name = tempfile.mkstemp(prefix=".edgegrad-upload-", suffix=Path(url.name).suffix)
     try:
-        with open(handle, "wb") as file:
+        with open_quietly(handle) as file:
             yield file
+            try:
+                file.close()
+            except OSError as error:
+                reason = f"cannot stage the upload: {os_reason(error)}"
+                raise ImageWriteError(str(url), reason) from None
         try:
             fs.put_file(name, path)
         except Exception as error:

@@ -19,6 +19,7 @@ from edgegrad.io._fs import (
     NEW_FILE,
     StrPath,
     hard_link,
+    open_quietly,
     os_reason,
     remove_stale_temporaries,
     temporary_name,
@@ -208,7 +209,7 @@ def _copy(source: Path, target: Path) -> bool:
     temporary = temporary_name(target)
     fd = os.open(temporary, NEW_FILE, 0o666)
     try:
-        with open(fd, "wb") as out, open(source, "rb") as into:
+        with open_quietly(fd) as out, open(source, "rb") as into:
             shutil.copyfileobj(into, out)
             out.flush()
             os.fsync(out.fileno())
