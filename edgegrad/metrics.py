@@ -997,8 +997,9 @@ def _lapv(gray: NDArray[Any], ksize: int = 1) -> float:
     uint8, with a ksize whose Laplacian fits in int16: exactly, in integers
     (see :func:`laplacian_variance`). float32: a float32 Laplacian, its sum
     (``cv2.sumElems``) and sum of squares (``cv2.norm``), both accumulated in
-    float64: several times faster than NumPy's two-pass ``var``, and faster
-    than ``cv2.meanStdDev`` (``benchmarks/README.md``); the Laplacian's mean
+    float64: several times faster than NumPy's two-pass ``var``, and up to
+    twice as fast as ``cv2.meanStdDev``, whose speed varies most between
+    OpenCV releases (``benchmarks/README.md``); the Laplacian's mean
     is near 0, so forming the variance from the sums loses nothing.
     Otherwise float64 and NumPy's ``var``, as the usual recipe computes it.
     """
